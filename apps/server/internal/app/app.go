@@ -1,0 +1,149 @@
+// Package app assembles a chat server from its parts. main only reads the
+// configuration and calls Run; tests call New to get several servers in one
+// process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rookery-chat/rookery/apps/server/internal/config"
+	"github.com/rookery-chat/rookery/apps/server/internal/httpapi"
+	"github.com/rookery-chat/rookery/apps/server/internal/ratelimit"
+	"github.com/rookery-chat/rookery/apps/server/internal/realtime"
+	"github.com/rookery-chat/rookery/apps/server/internal/store"
+	"github.com/rookery-chat/rookery/packages/bus"
+	"github.com/rookery-chat/rookery/packages/db"
+)
+
+var (
+	_ httpapi.Store   = (*store.Store)(nil)
+	_ httpapi.Limiter = (*ratelimit.Window)(nil)
+	_ httpapi.Events  = (*realtime.Hub)(nil)
+	_ realtime.Store  = (*store.Store)(nil)
+)
+
+// App is one chat server.
+type App struct {
+	log     *slog.Logger
+	cfg     config.Config
+	pool    *pgxpool.Pool
+	rdb     *redis.Client
+	handler http.Handler
+	hub     *realtime.Hub
+	closers []func()
+}
+
+// New connects to the dependencies, migrates the database and builds the
+// handlers. Close releases what New acquired.
+func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err error) {
+	a := &App{log: log, cfg: cfg}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	a.pool, err = db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.pool.Close)
+	if err := db.Migrate(ctx, a.pool, log); err != nil {
+		return nil, err
+	}
+	a.rdb, err = bus.OpenRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { _ = a.rdb.Close() })
+
+	if cfg.KafkaCreateTopic {
+		if err := bus.EnsureTopic(ctx, cfg.KafkaBrokers, cfg.KafkaTopic, cfg.KafkaPartitions); err != nil {
+			return nil, err
+		}
+	}
+	producer := bus.NewProducer(bus.ProducerConfig{Brokers: cfg.KafkaBrokers, Topic: cfg.KafkaTopic, BatchTimeout: cfg.KafkaBatchTimeout})
+	a.closers = append(a.closers, func() {
+		if err := producer.Close(); err != nil {
+			log.Error("kafka producer close", "err", err)
+		}
+	})
+
+	st := store.New(a.pool)
+	keys := bus.Keys{Prefix: cfg.RedisPrefix}
+	a.hub = realtime.NewHub(log, cfg, st, bus.NewRedis(a.rdb, keys, cfg.RecentMax, cfg.RecentTTL), producer)
+	a.closers = append(a.closers, a.hub.Close)
+	a.handler = httpapi.NewRouter(httpapi.Deps{
+		Log:       log,
+		Config:    cfg,
+		Store:     st,
+		Events:    a.hub,
+		Rooms:     a.hub,
+		WebSocket: a.hub,
+		Limiter:   ratelimit.NewWindow(a.rdb, keys.Limit(""), cfg.LimitWindow),
+		Checks: []httpapi.Check{
+			{Name: "postgres", Fn: st.Ping},
+			{Name: "redis", Fn: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }},
+			{Name: "kafka", Fn: func(ctx context.Context) error { return bus.KafkaReachable(ctx, cfg.KafkaBrokers) }},
+		},
+	})
+	return a, nil
+}
+
+// Handler serves the HTTP API and the WebSocket endpoint.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Drain tells every client to go elsewhere and waits, up to ctx, until they
+// are gone and every accepted message is flushed to Kafka.
+func (a *App) Drain(ctx context.Context) {
+	if a.hub != nil {
+		a.hub.Drain(ctx)
+	}
+}
+
+// Close releases the dependencies, last acquired first.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// Run serves on cfg.HTTPAddr until ctx ends, then shuts down in order: stop
+// accepting, drain clients and Kafka, close the dependencies.
+func Run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
+	a, err := New(ctx, log, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("listening", "addr", cfg.HTTPAddr)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout+5*time.Second)
+	defer cancel()
+	// Shutdown closes the listener first; hijacked WebSockets are not
+	// waited for, so Drain handles them.
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }()
+	a.Drain(sctx)
+	if err := <-shut; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,85 @@
+// Package config reads the chat server's configuration from the environment.
+// Every variable, its default and its meaning is listed in the README.
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// ServerID names this instance in welcome frames and logs.
+	ServerID  string `env:"SERVER_ID"`
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
+
+	DatabaseURL       string        `env:"DATABASE_URL,required"`
+	DBMaxConns        int32         `env:"DB_MAX_CONNS" envDefault:"20"`
+	RedisURL          string        `env:"REDIS_URL,required"`
+	RedisPrefix       string        `env:"REDIS_PREFIX" envDefault:"rk:"`
+	KafkaBrokers      []string      `env:"KAFKA_BROKERS,required" envSeparator:","`
+	KafkaTopic        string        `env:"KAFKA_TOPIC" envDefault:"chat.messages"`
+	KafkaPartitions   int           `env:"KAFKA_PARTITIONS" envDefault:"8"`
+	KafkaCreateTopic  bool          `env:"KAFKA_CREATE_TOPIC" envDefault:"true"`
+	KafkaBatchTimeout time.Duration `env:"KAFKA_BATCH_TIMEOUT" envDefault:"2ms"`
+	KafkaWriteTimeout time.Duration `env:"KAFKA_WRITE_TIMEOUT" envDefault:"5s"`
+
+	// AllowedOrigins may open WebSockets and call the API from a browser,
+	// besides same-origin pages.
+	AllowedOrigins []string `env:"ALLOWED_ORIGINS" envSeparator:","`
+	// TrustForwardedFor takes the client address from X-Forwarded-For; only
+	// behind a proxy that sets it.
+	TrustForwardedFor bool `env:"TRUST_FORWARDED_FOR" envDefault:"false"`
+
+	TokenTTL      time.Duration `env:"TOKEN_TTL" envDefault:"720h"`
+	LoginPerUser  int           `env:"LOGIN_LIMIT_PER_USER" envDefault:"10"`
+	LoginPerAddr  int           `env:"LOGIN_LIMIT_PER_ADDR" envDefault:"30"`
+	SignupPerAddr int           `env:"SIGNUP_LIMIT_PER_ADDR" envDefault:"20"`
+	LimitWindow   time.Duration `env:"AUTH_LIMIT_WINDOW" envDefault:"1m"`
+	MaxBodyBytes  int64         `env:"MAX_BODY_BYTES" envDefault:"65536"`
+
+	// Real-time.
+	SendRate     float64       `env:"SEND_RATE" envDefault:"20"`
+	SendBurst    int           `env:"SEND_BURST" envDefault:"40"`
+	SendQueue    int           `env:"SEND_QUEUE" envDefault:"256"`
+	HelloTimeout time.Duration `env:"HELLO_TIMEOUT" envDefault:"10s"`
+	PingInterval time.Duration `env:"PING_INTERVAL" envDefault:"25s"`
+	WriteTimeout time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
+	RecentMax    int64         `env:"RECENT_MAX" envDefault:"500"`
+	RecentTTL    time.Duration `env:"RECENT_TTL" envDefault:"24h"`
+	ReplayMax    int           `env:"REPLAY_MAX" envDefault:"1000"`
+	GapTimeout   time.Duration `env:"GAP_TIMEOUT" envDefault:"6s"`
+	DedupTTL     time.Duration `env:"DEDUP_TTL" envDefault:"24h"`
+	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT" envDefault:"10s"`
+	PresenceTTL  time.Duration `env:"PRESENCE_TTL" envDefault:"60s"`
+}
+
+// Load reads the configuration from the environment.
+func Load() (Config, error) {
+	return parse(env.Options{})
+}
+
+// FromMap reads the configuration from vars instead of the environment.
+func FromMap(vars map[string]string) (Config, error) {
+	return parse(env.Options{Environment: vars})
+}
+
+func parse(opts env.Options) (Config, error) {
+	c, err := env.ParseAsWithOptions[Config](opts)
+	if err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	if c.ServerID == "" {
+		host, _ := os.Hostname()
+		c.ServerID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if c.SendRate <= 0 || c.SendBurst <= 0 || c.SendQueue <= 0 {
+		return c, fmt.Errorf("config: SEND_RATE, SEND_BURST and SEND_QUEUE must be positive")
+	}
+	return c, nil
+}

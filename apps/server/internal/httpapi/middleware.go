@@ -1,0 +1,90 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/rookery-chat/rookery/apps/server/internal/auth"
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+type ctxKey int
+
+const (
+	userKey ctxKey = iota
+	tokenHashKey
+)
+
+// UserFrom returns the authenticated user of a request.
+func UserFrom(ctx context.Context) protocol.User {
+	u, _ := ctx.Value(userKey).(protocol.User)
+	return u
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer" header.
+func BearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func (a *API) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := BearerToken(r)
+		if tok == "" {
+			a.writeError(w, r, protocol.Errorf(protocol.CodeUnauthorized, "missing bearer token"))
+			return
+		}
+		hash := auth.HashToken(tok)
+		u, err := a.store.UserByToken(r.Context(), hash)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		ctx := context.WithValue(r.Context(), userKey, u)
+		ctx = context.WithValue(ctx, tokenHashKey, hash)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// clientAddr is the caller's IP address, for per-address limits.
+func (a *API) clientAddr(r *http.Request) string {
+	if a.cfg.TrustForwardedFor {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+var httpRequests = promauto.NewHistogramVec(prometheus.HistogramOpts{
+	Name:    "rookery_http_request_duration_seconds",
+	Help:    "HTTP API requests by route and status.",
+	Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+}, []string{"method", "route", "status"})
+
+func metricsMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		route := chi.RouteContext(r.Context()).RoutePattern()
+		httpRequests.WithLabelValues(r.Method, route, strconv.Itoa(ww.Status())).Observe(time.Since(start).Seconds())
+	})
+}

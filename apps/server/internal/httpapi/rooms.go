@@ -1,0 +1,202 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+type roomBody struct {
+	Room protocol.Room `json:"room"`
+}
+
+type roomsBody struct {
+	Rooms []protocol.Room `json:"rooms"`
+}
+
+func (a *API) createRoom(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name       string `json:"name"`
+		Visibility string `json:"visibility"`
+	}
+	if err := a.decode(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	name, err := protocol.ValidateRoomName(req.Name)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	vis, err := protocol.ValidateVisibility(req.Visibility)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	room, err := a.store.CreateRoom(r.Context(), UserFrom(r.Context()), name, vis)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, roomBody{room})
+}
+
+func (a *API) listRooms(w http.ResponseWriter, r *http.Request) {
+	user := UserFrom(r.Context())
+	rooms, lastRead, err := a.store.ListRooms(r.Context(), user)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if a.rooms != nil {
+		a.rooms.Decorate(r.Context(), user, rooms, lastRead)
+	}
+	writeJSON(w, http.StatusOK, roomsBody{rooms})
+}
+
+func (a *API) publicRooms(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query().Get("q")
+	if len(q) > 4*protocol.RoomNameMax {
+		a.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "q is too long"))
+		return
+	}
+	rooms, err := a.store.PublicRooms(r.Context(), q)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, roomsBody{rooms})
+}
+
+func (a *API) join(w http.ResponseWriter, r *http.Request) {
+	user := UserFrom(r.Context())
+	room, err := a.store.Join(r.Context(), chi.URLParam(r, "id"), user)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if a.events != nil {
+		a.events.MembershipChanged(r.Context(), room.ID, user.ID)
+	}
+	writeJSON(w, http.StatusOK, roomBody{room})
+}
+
+func (a *API) leave(w http.ResponseWriter, r *http.Request) {
+	user := UserFrom(r.Context())
+	id := chi.URLParam(r, "id")
+	if err := a.store.Leave(r.Context(), id, user); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if a.events != nil {
+		a.events.MembershipChanged(r.Context(), id, user.ID)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) addMember(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string `json:"username"`
+	}
+	if err := a.decode(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	name, err := protocol.NormalizeUsername(req.Username)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	room, added, err := a.store.AddMember(r.Context(), chi.URLParam(r, "id"), UserFrom(r.Context()), name)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if a.events != nil {
+		a.events.MembershipChanged(r.Context(), room.ID, added.ID)
+	}
+	writeJSON(w, http.StatusOK, roomBody{room})
+}
+
+func (a *API) direct(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string `json:"username"`
+	}
+	if err := a.decode(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	name, err := protocol.NormalizeUsername(req.Username)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	room, err := a.store.DirectRoom(r.Context(), UserFrom(r.Context()), name)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, roomBody{room})
+}
+
+func (a *API) history(w http.ResponseWriter, r *http.Request) {
+	if a.rooms == nil {
+		a.writeError(w, r, protocol.Errorf(protocol.CodeUnavailable, "history is not available"))
+		return
+	}
+	q := HistoryQuery{Limit: protocol.HistoryDefault}
+	vals := r.URL.Query()
+	parse := func(name string, dst *int64) error {
+		s := vals.Get(name)
+		if s == "" {
+			return nil
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return protocol.Errorf(protocol.CodeBadRequest, "%s must be a non-negative integer", name)
+		}
+		*dst = n
+		return nil
+	}
+	var limit int64
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"before_seq", &q.BeforeSeq}, {"after_seq", &q.AfterSeq}, {"limit", &limit}} {
+		if err := parse(p.name, p.dst); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	}
+	if vals.Get("limit") != "" {
+		if limit < 1 || limit > protocol.HistoryMax {
+			a.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "limit must be 1-%d", protocol.HistoryMax))
+			return
+		}
+		q.Limit = int(limit)
+	}
+	if q.BeforeSeq > 0 && q.AfterSeq > 0 {
+		a.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "give before_seq or after_seq, not both"))
+		return
+	}
+	user := UserFrom(r.Context())
+	id := chi.URLParam(r, "id")
+	if err := a.checkMember(r, id, user); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	msgs, more, err := a.rooms.History(r.Context(), id, q)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "has_more": more})
+}
+
+// checkMember is the membership gate of room reads.
+func (a *API) checkMember(r *http.Request, roomID string, user protocol.User) error {
+	return a.store.CheckMember(r.Context(), roomID, user)
+}

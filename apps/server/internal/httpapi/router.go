@@ -1,0 +1,174 @@
+// Package httpapi is the chat server's HTTP API (shared/PROTOCOL.md, prefix
+// /api/v1), with health and metrics endpoints.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/cors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rookery-chat/rookery/apps/server/internal/config"
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+// Store is what the API needs from the database adapter.
+type Store interface {
+	CreateUser(ctx context.Context, username, passwordHash string) (protocol.User, error)
+	Credentials(ctx context.Context, username string) (protocol.User, string, error)
+	SearchUsers(ctx context.Context, prefix string, max int32) ([]protocol.User, error)
+	CreateToken(ctx context.Context, hash []byte, userID string, expires time.Time) error
+	UserByToken(ctx context.Context, hash []byte) (protocol.User, error)
+	DeleteToken(ctx context.Context, hash []byte) error
+
+	CheckMember(ctx context.Context, roomID string, user protocol.User) error
+	CreateRoom(ctx context.Context, creator protocol.User, name string, vis protocol.Visibility) (protocol.Room, error)
+	Join(ctx context.Context, roomID string, user protocol.User) (protocol.Room, error)
+	Leave(ctx context.Context, roomID string, user protocol.User) error
+	AddMember(ctx context.Context, roomID string, actor protocol.User, username string) (protocol.Room, protocol.User, error)
+	DirectRoom(ctx context.Context, me protocol.User, username string) (protocol.Room, error)
+	// ListRooms also returns the user's read marker of each room.
+	ListRooms(ctx context.Context, user protocol.User) ([]protocol.Room, []int64, error)
+	PublicRooms(ctx context.Context, q string) ([]protocol.Room, error)
+}
+
+// Limiter counts events against cluster-wide limits.
+type Limiter interface {
+	Allow(ctx context.Context, key string, limit int) error
+}
+
+// Events is told of changes other parts of the cluster must hear about.
+type Events interface {
+	// MembershipChanged: user joined or left room (invalidate caches).
+	MembershipChanged(ctx context.Context, roomID, userID string)
+	// TokenRevoked: close the connections that authenticated with it.
+	TokenRevoked(ctx context.Context, tokenHash []byte)
+}
+
+// Rooms answers the room queries that need live state (sequence numbers
+// and messages not yet in PostgreSQL); nil until real-time is wired.
+type Rooms interface {
+	// Decorate brings LastSeq and Unread of rooms up to date; lastRead[i]
+	// is the user's read marker in rooms[i].
+	Decorate(ctx context.Context, user protocol.User, rooms []protocol.Room, lastRead []int64)
+	// History serves GET /rooms/{id}/messages for a member.
+	History(ctx context.Context, roomID string, q HistoryQuery) ([]protocol.Message, bool, error)
+}
+
+// HistoryQuery is a parsed history request.
+type HistoryQuery struct {
+	BeforeSeq, AfterSeq int64 // 0: unset
+	Limit               int
+}
+
+// Check is one readiness probe.
+type Check struct {
+	Name string
+	Fn   func(context.Context) error
+}
+
+// Deps are the API's collaborators.
+type Deps struct {
+	Log     *slog.Logger
+	Config  config.Config
+	Store   Store
+	Limiter Limiter
+	Events  Events
+	Rooms   Rooms
+	Checks  []Check
+	// WebSocket handles GET /ws.
+	WebSocket http.Handler
+}
+
+// API holds the handlers.
+type API struct {
+	log     *slog.Logger
+	cfg     config.Config
+	store   Store
+	limiter Limiter
+	events  Events
+	rooms   Rooms
+	checks  []Check
+}
+
+// NewRouter builds the server's HTTP handler.
+func NewRouter(d Deps) http.Handler {
+	a := &API{log: d.Log, cfg: d.Config, store: d.Store, limiter: d.Limiter, events: d.Events, rooms: d.Rooms, checks: d.Checks}
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(securityHeaders)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	r.Get("/readyz", a.ready)
+	r.Handle("/metrics", promhttp.Handler())
+	if d.WebSocket != nil {
+		r.Handle("/ws", d.WebSocket)
+	}
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(cors.Handler(cors.Options{
+			AllowedOrigins: d.Config.AllowedOrigins,
+			AllowedMethods: []string{"GET", "POST"},
+			AllowedHeaders: []string{"Authorization", "Content-Type"},
+			ExposedHeaders: []string{"Retry-After"},
+			MaxAge:         600,
+		}))
+		r.Use(metricsMiddleware)
+		r.Post("/auth/signup", a.signup)
+		r.Post("/auth/login", a.login)
+		r.Group(func(r chi.Router) {
+			r.Use(a.authenticate)
+			r.Post("/auth/logout", a.logout)
+			r.Get("/me", a.me)
+			r.Get("/users", a.searchUsers)
+			r.Get("/rooms", a.listRooms)
+			r.Post("/rooms", a.createRoom)
+			r.Get("/rooms/public", a.publicRooms)
+			r.Post("/rooms/{id}/join", a.join)
+			r.Post("/rooms/{id}/leave", a.leave)
+			r.Post("/rooms/{id}/members", a.addMember)
+			r.Get("/rooms/{id}/messages", a.history)
+			r.Post("/dm", a.direct)
+		})
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			a.writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "no such endpoint"))
+		})
+		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+			a.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "method %s not allowed here", r.Method))
+		})
+	})
+	return r
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *API) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var failing []string
+	for _, c := range a.checks {
+		if err := c.Fn(ctx); err != nil {
+			a.log.Warn("not ready", "dependency", c.Name, "err", err)
+			failing = append(failing, c.Name)
+		}
+	}
+	if len(failing) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+			"error":       protocol.ErrorDetail{Code: protocol.CodeUnavailable, Message: "dependencies unavailable"},
+			"unavailable": failing,
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+}

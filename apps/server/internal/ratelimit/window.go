@@ -1,0 +1,69 @@
+// Package ratelimit limits request rates: cluster-wide fixed windows in
+// Redis for authentication, and a local token bucket for WebSocket sends.
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+// Window counts events per key in fixed windows shared by every server, so
+// that spreading login attempts over servers gains an attacker nothing.
+type Window struct {
+	rdb    *redis.Client
+	prefix string
+	window time.Duration
+}
+
+// NewWindow returns a Window whose keys start with prefix.
+func NewWindow(rdb *redis.Client, prefix string, window time.Duration) *Window {
+	return &Window{rdb: rdb, prefix: prefix, window: window}
+}
+
+// incr adds one to the key's count and sets its expiry on the first event.
+var incr = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}
+`)
+
+// Allow counts one event for key and returns a rate_limited error, carrying
+// the wait, when the window already holds limit events.
+func (w *Window) Allow(ctx context.Context, key string, limit int) error {
+	res, err := incr.Run(ctx, w.rdb, []string{w.prefix + key}, w.window.Milliseconds()).Int64Slice()
+	if err != nil {
+		return protocol.Wrap(protocol.CodeUnavailable, fmt.Errorf("rate limit: %w", err), "rate limiter unavailable")
+	}
+	if res[0] > int64(limit) {
+		wait := time.Duration(res[1]) * time.Millisecond
+		return &Limited{RetryAfter: wait}
+	}
+	return nil
+}
+
+// Limited is the error of an event over its limit.
+type Limited struct{ RetryAfter time.Duration }
+
+// Error implements error.
+func (l *Limited) Error() string { return "rate limited" }
+
+// Unwrap makes a Limited a rate_limited protocol error.
+func (l *Limited) Unwrap() error {
+	return protocol.Errorf(protocol.CodeRateLimited, "too many attempts; retry in %d s", retrySeconds(l.RetryAfter))
+}
+
+// RetrySeconds is the Retry-After value: whole seconds, at least one.
+func (l *Limited) RetrySeconds() int { return retrySeconds(l.RetryAfter) }
+
+func retrySeconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return s
+}

@@ -1,0 +1,155 @@
+package realtime
+
+import (
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+// Conn is one client's WebSocket. Its reader runs in the HTTP handler's
+// goroutine, its writer in a goroutine of its own; they share nothing but
+// the bounded outgoing queue and the close signal.
+type Conn struct {
+	hub       *Hub
+	ws        *websocket.Conn
+	user      protocol.User
+	tokenHash []byte
+	bucket    *userBucket
+
+	out  chan []byte
+	quit chan struct{} // closed by closeWith
+	done chan struct{} // closed when both goroutines are finished
+
+	closeOnce sync.Once
+	closeCode int
+	closeText string
+	flush     bool
+
+	mu   sync.Mutex
+	subs map[string]*sub
+}
+
+// enqueue queues a frame without ever blocking: a client whose queue is full
+// has fallen too far behind and is closed (4408), so it can neither slow the
+// room down nor grow the server's memory.
+func (c *Conn) enqueue(frame []byte) {
+	select {
+	case <-c.quit:
+		return
+	default:
+	}
+	select {
+	case c.out <- frame:
+	default:
+		slowClosed.Inc()
+		c.closeWith(protocol.CloseTooSlow, "too slow", false)
+	}
+}
+
+// closeWith closes the connection with code; with flush, what is queued
+// is written first.
+func (c *Conn) closeWith(code int, text string, flush bool) {
+	c.closeOnce.Do(func() {
+		c.closeCode, c.closeText, c.flush = code, text, flush
+		close(c.quit)
+	})
+}
+
+// kill drops the connection at once.
+func (c *Conn) kill() {
+	c.closeWith(1001, "server shutting down", false)
+	_ = c.ws.NetConn().Close()
+}
+
+func (c *Conn) subscribed(room string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.subs[room]
+	return ok
+}
+
+func (c *Conn) addSub(room string, s *sub) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.subs[room]; ok {
+		return false
+	}
+	c.subs[room] = s
+	return true
+}
+
+func (c *Conn) removeSub(room string) *sub {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.subs[room]
+	delete(c.subs, room)
+	return s
+}
+
+func (c *Conn) rooms() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.subs))
+	for r := range c.subs {
+		out = append(out, r)
+	}
+	return out
+}
+
+// writeLoop sends queued frames and keep-alive pings until closeWith, then
+// writes the close frame and closes the socket, which ends the reader.
+func (c *Conn) writeLoop() {
+	cfg := c.hub.cfg
+	ping := time.NewTicker(cfg.PingInterval)
+	defer ping.Stop()
+	defer c.ws.Close()
+	write := func(frame []byte) bool {
+		_ = c.ws.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
+		return c.ws.WriteMessage(websocket.TextMessage, frame) == nil
+	}
+	for {
+		// The close signal wins over queued frames.
+		select {
+		case <-c.quit:
+			c.finish(write)
+			return
+		default:
+		}
+		select {
+		case <-c.quit:
+			c.finish(write)
+			return
+		case f := <-c.out:
+			if !write(f) {
+				c.closeWith(1006, "write failed", false)
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout)); err != nil {
+				c.closeWith(1006, "ping failed", false)
+				return
+			}
+		}
+	}
+}
+
+func (c *Conn) finish(write func([]byte) bool) {
+	if c.flush {
+		for {
+			select {
+			case f := <-c.out:
+				if !write(f) {
+					return
+				}
+				continue
+			default:
+			}
+			break
+		}
+	}
+	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+}

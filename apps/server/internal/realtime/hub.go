@@ -1,0 +1,244 @@
+// Package realtime is the WebSocket half of the contract: connections,
+// per-room fan-out over Redis pub/sub with ordering and gap repair, and the
+// durable send path (Redis seq, Kafka, then Redis commit).
+package realtime
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rookery-chat/rookery/apps/server/internal/config"
+	"github.com/rookery-chat/rookery/apps/server/internal/ratelimit"
+	"github.com/rookery-chat/rookery/packages/bus"
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+// Store is what real-time needs from PostgreSQL.
+type Store interface {
+	UserByToken(ctx context.Context, hash []byte) (protocol.User, error)
+	CheckMember(ctx context.Context, roomID string, user protocol.User) error
+	SeedSeq(ctx context.Context, roomID string, set func(epoch int64) error) error
+	MessagesBefore(ctx context.Context, roomID string, before int64, limit int) ([]protocol.Message, error)
+	MessagesAfter(ctx context.Context, roomID string, after int64, limit int) ([]protocol.Message, error)
+	ReadStore
+}
+
+// Producer appends a message to the durable log.
+type Producer interface {
+	Produce(ctx context.Context, msg protocol.Message) error
+}
+
+var _ Producer = (*bus.Producer)(nil)
+
+// Hub owns this server's connections and the rooms they watch.
+type Hub struct {
+	log      *slog.Logger
+	cfg      config.Config
+	store    Store
+	redis    *bus.Redis
+	producer Producer
+	sub      *bus.Subscriber
+	members  *memberCache
+	reads    *readCoalescer
+
+	ctx    context.Context // ends at Close; parent of every goroutine's context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	rooms    map[string]*room
+	conns    map[*Conn]struct{}
+	buckets  map[string]*userBucket
+	draining bool
+}
+
+type userBucket struct {
+	mu      sync.Mutex
+	b       *ratelimit.Bucket
+	conns   int
+	strikes int
+}
+
+// NewHub starts the hub's Redis subscription.
+func NewHub(log *slog.Logger, cfg config.Config, st Store, rb *bus.Redis, p Producer) *Hub {
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Hub{log: log, cfg: cfg, store: st, redis: rb, producer: p, ctx: ctx, cancel: cancel,
+		members: newMemberCache(30*time.Second, 100_000),
+		rooms:   make(map[string]*room), conns: make(map[*Conn]struct{}), buckets: make(map[string]*userBucket)}
+	h.reads = &readCoalescer{pending: make(map[memberKey]int64), store: st, log: log}
+	h.sub = bus.NewSubscriber(ctx, rb.Client(), rb.Keys(), h, log)
+	h.wg.Add(2)
+	go func() { defer h.wg.Done(); h.sub.Run(ctx) }()
+	go func() { defer h.wg.Done(); h.reads.run(ctx, time.Second) }()
+	return h
+}
+
+// authorize checks membership through the cache.
+func (h *Hub) authorize(ctx context.Context, room string, user protocol.User) error {
+	return h.members.check(ctx, room, user.ID, func(ctx context.Context) error {
+		return h.store.CheckMember(ctx, room, user)
+	})
+}
+
+func (h *Hub) register(c *Conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.draining {
+		return false
+	}
+	h.conns[c] = struct{}{}
+	ub := h.buckets[c.user.ID]
+	if ub == nil {
+		ub = &userBucket{b: ratelimit.NewBucket(h.cfg.SendRate, h.cfg.SendBurst)}
+		h.buckets[c.user.ID] = ub
+	}
+	ub.conns++
+	c.bucket = ub
+	connections.Inc()
+	return true
+}
+
+func (h *Hub) unregister(c *Conn) {
+	for _, room := range c.rooms() {
+		h.unsubscribe(c, room)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.conns[c]; !ok {
+		return
+	}
+	delete(h.conns, c)
+	if ub := h.buckets[c.user.ID]; ub != nil {
+		if ub.conns--; ub.conns == 0 {
+			delete(h.buckets, c.user.ID)
+		}
+	}
+	connections.Dec()
+}
+
+// control is a message of the cluster-wide control channel.
+type control struct {
+	Kind string `json:"kind"` // "member" or "token"
+	Room string `json:"room,omitempty"`
+	User string `json:"user,omitempty"`
+	Hash string `json:"hash,omitempty"`
+}
+
+func (h *Hub) publishControl(ctx context.Context, c control) {
+	b, _ := json.Marshal(c)
+	if err := h.redis.Client().Publish(ctx, h.redis.Keys().Control(), b).Err(); err != nil {
+		h.log.Error("control publish failed; caches expire on their own", "kind", c.Kind, "err", err)
+	}
+}
+
+// MembershipChanged tells every server that user joined or left room.
+func (h *Hub) MembershipChanged(ctx context.Context, room, user string) {
+	h.members.invalidate(room, user)
+	h.publishControl(ctx, control{Kind: "member", Room: room, User: user})
+}
+
+// TokenRevoked tells every server to close connections made with the token.
+func (h *Hub) TokenRevoked(ctx context.Context, hash []byte) {
+	h.publishControl(ctx, control{Kind: "token", Hash: hex.EncodeToString(hash)})
+}
+
+// OnControl implements bus.Handler.
+func (h *Hub) OnControl(payload []byte) {
+	var c control
+	if err := json.Unmarshal(payload, &c); err != nil {
+		h.log.Warn("bad control message", "err", err)
+		return
+	}
+	switch c.Kind {
+	case "member":
+		h.members.invalidate(c.Room, c.User)
+		// A member who left must stop receiving the room at once.
+		h.mu.Lock()
+		var affected []*Conn
+		for conn := range h.conns {
+			if conn.user.ID == c.User && conn.subscribed(c.Room) {
+				affected = append(affected, conn)
+			}
+		}
+		h.mu.Unlock()
+		if len(affected) == 0 {
+			return
+		}
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
+			defer cancel()
+			err := h.authorize(ctx, c.Room, affected[0].user)
+			if code := protocol.ErrorCode(err); err == nil || (code != protocol.CodeForbidden && code != protocol.CodeNotFound) {
+				return
+			}
+			for _, conn := range affected {
+				h.unsubscribe(conn, c.Room)
+				conn.enqueue(protocol.Encode(protocol.ErrorFrame{Type: protocol.TypeError, Code: protocol.ErrorCode(err),
+					Message: "you are no longer a member of room " + c.Room}))
+			}
+		}()
+	case "token":
+		h.mu.Lock()
+		var victims []*Conn
+		for conn := range h.conns {
+			if hex.EncodeToString(conn.tokenHash) == c.Hash {
+				victims = append(victims, conn)
+			}
+		}
+		h.mu.Unlock()
+		for _, conn := range victims {
+			conn.closeWith(protocol.CloseUnauthorized, "logged out", true)
+		}
+	}
+}
+
+// Drain stops accepting connections, says goodbye to every client, closes
+// them with 1001 and waits, up to ctx, until they are gone.
+func (h *Hub) Drain(ctx context.Context) {
+	h.mu.Lock()
+	h.draining = true
+	conns := make([]*Conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	bye := protocol.Encode(protocol.Goodbye{Type: protocol.TypeGoodbye, Reason: "server shutting down", Reconnect: true})
+	for _, c := range conns {
+		c.enqueue(bye)
+		c.closeWith(protocol.CloseGoingAway, "server shutting down", true)
+	}
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			c.kill()
+		}
+	}
+}
+
+// Close stops the hub's goroutines. Drain first.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	conns := make([]*Conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.kill()
+	}
+	h.cancel()
+	h.sub.Close()
+	h.wg.Wait()
+	h.mu.Lock()
+	for _, r := range h.rooms {
+		r.stopTimer()
+	}
+	h.mu.Unlock()
+}

@@ -1,0 +1,493 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rookery-chat/rookery/packages/bus"
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+// maxPending bounds the out-of-order buffer of a room; past it the room
+// resynchronises from the cache instead of buffering more.
+const maxPending = 10_000
+
+// room is one room as this server sees it: the local subscribers and a
+// sequencer that turns the at-most-once, possibly reordered pub/sub stream
+// into each subscriber's exactly-once, in-order stream.
+type room struct {
+	id  string
+	hub *Hub
+
+	refs int // subscriptions holding the room; guarded by hub.mu
+
+	ready    chan struct{} // closed once the Redis subscription is confirmed
+	readyErr error
+	confirm  chan struct{} // signalled by OnSubscribed
+	once     sync.Once
+
+	mu       sync.Mutex
+	subs     map[*sub]struct{}
+	last     int64            // highest seq handled (delivered or given up)
+	pending  map[int64][]byte // out-of-order frames; nil value: a skipped seq
+	gapSince time.Time
+	timer    *time.Timer
+	closed   bool
+}
+
+// sub is one connection's subscription to a room.
+type sub struct {
+	conn *Conn
+	room *room
+	last int64 // highest seq sent to this subscriber
+	live bool  // false while the replay is being prepared
+	buf  []bufFrame
+}
+
+type bufFrame struct {
+	seq   int64 // 0 for frames without a seq (typing, read)
+	frame []byte
+}
+
+// payload is the part of a room channel frame the sequencer reads.
+type payload struct {
+	Type string        `json:"type"`
+	Seq  int64         `json:"seq"`
+	User protocol.User `json:"user"`
+}
+
+// acquire returns the room with one more reference, subscribed in Redis.
+func (h *Hub) acquire(ctx context.Context, id string) (*room, error) {
+	h.mu.Lock()
+	r := h.rooms[id]
+	if r == nil {
+		r = &room{id: id, hub: h, ready: make(chan struct{}), confirm: make(chan struct{}, 1),
+			subs: make(map[*sub]struct{}), pending: make(map[int64][]byte)}
+		h.rooms[id] = r
+		// Subscribe under h.mu, so that this SUBSCRIBE reaches Redis after
+		// the UNSUBSCRIBE of an earlier incarnation of the room.
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := h.sub.Subscribe(sctx, id)
+		cancel()
+		h.wg.Add(1)
+		go func() { defer h.wg.Done(); r.init(err) }()
+	}
+	r.refs++
+	h.mu.Unlock()
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		h.release(r)
+		return nil, protocol.Wrap(protocol.CodeUnavailable, ctx.Err(), "room subscription timed out")
+	}
+	if r.readyErr != nil {
+		h.release(r)
+		return nil, r.readyErr
+	}
+	return r, nil
+}
+
+// init subscribes the room's channel and learns where its stream stands.
+func (r *room) init(err error) {
+	ctx, cancel := context.WithTimeout(r.hub.ctx, 5*time.Second)
+	defer cancel()
+	if err == nil {
+		select {
+		case <-r.confirm:
+		case <-ctx.Done():
+			err = protocol.Wrap(protocol.CodeUnavailable, ctx.Err(), "redis subscription not confirmed")
+		}
+	}
+	if err == nil {
+		var newest int64
+		newest, err = r.hub.redis.Newest(ctx, r.id)
+		r.mu.Lock()
+		if newest > r.last {
+			r.last = newest
+		}
+		r.mu.Unlock()
+	}
+	if err != nil {
+		r.readyErr = err
+		r.hub.mu.Lock()
+		if r.hub.rooms[r.id] == r {
+			delete(r.hub.rooms, r.id)
+			_ = r.hub.sub.Unsubscribe(ctx, r.id)
+		}
+		r.hub.mu.Unlock()
+	}
+	close(r.ready)
+}
+
+// release drops a reference; the last one unsubscribes the room.
+func (h *Hub) release(r *room) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r.refs--
+	if r.refs > 0 {
+		return
+	}
+	r.stopTimer()
+	if h.rooms[r.id] == r {
+		delete(h.rooms, r.id)
+		// Under h.mu: see acquire.
+		ctx, cancel := context.WithTimeout(h.ctx, 2*time.Second)
+		defer cancel()
+		if err := h.sub.Unsubscribe(ctx, r.id); err != nil {
+			h.log.Warn("unsubscribe failed", "room", r.id, "err", err)
+		}
+	}
+}
+
+func (r *room) stopTimer() {
+	r.mu.Lock()
+	r.closed = true
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	r.mu.Unlock()
+}
+
+func (h *Hub) lookup(id string) *room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.rooms[id]
+}
+
+// OnSubscribed implements bus.Handler: the first confirmation makes the room
+// ready; a later one follows a reconnect, so the room catches up from the
+// cache on what the broken connection lost.
+func (h *Hub) OnSubscribed(id string) {
+	r := h.lookup(id)
+	if r == nil {
+		return
+	}
+	select {
+	case <-r.ready:
+		h.wg.Add(1)
+		go func() { defer h.wg.Done(); r.resync(false) }()
+	default:
+		select {
+		case r.confirm <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// OnMessage implements bus.Handler.
+func (h *Hub) OnMessage(id string, frame []byte) {
+	r := h.lookup(id)
+	if r == nil {
+		return
+	}
+	var p payload
+	if err := json.Unmarshal(frame, &p); err != nil {
+		h.log.Warn("bad frame on room channel", "room", id, "err", err)
+		return
+	}
+	switch p.Type {
+	case protocol.TypeMessage:
+		r.offer(p.Seq, frame)
+	case "skip":
+		r.offer(p.Seq, nil)
+	case protocol.TypeTyping, protocol.TypeRead:
+		r.broadcast(frame, p.User.ID, p.Type == protocol.TypeTyping)
+	}
+}
+
+// offer hands the sequencer one seq (frame nil: the seq will never come).
+func (r *room) offer(seq int64, frame []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seq <= r.last {
+		return // duplicate or too late
+	}
+	if r.last == 0 || seq == r.last+1 || bus.IsEpochStart(seq) {
+		r.deliver(seq, frame)
+		r.drain()
+		return
+	}
+	if len(r.pending) >= maxPending {
+		r.giveUp()
+	}
+	r.pending[seq] = frame
+	if r.gapSince.IsZero() {
+		r.gapSince = time.Now()
+	}
+	r.armTimer()
+}
+
+// deliver sends one seq to every subscriber; r.mu is held.
+func (r *room) deliver(seq int64, frame []byte) {
+	r.last = seq
+	if frame == nil {
+		return
+	}
+	messagesFanout.Inc()
+	for s := range r.subs {
+		s.send(seq, frame)
+	}
+}
+
+// drain delivers pending seqs that are now next in line; r.mu is held.
+func (r *room) drain() {
+	for {
+		f, ok := r.pending[r.last+1]
+		if !ok {
+			break
+		}
+		delete(r.pending, r.last+1)
+		r.deliver(r.last+1, f)
+	}
+	for s := range r.pending {
+		if s <= r.last {
+			delete(r.pending, s)
+		}
+	}
+	if len(r.pending) == 0 {
+		r.gapSince = time.Time{}
+		if r.timer != nil {
+			r.timer.Stop()
+		}
+	}
+}
+
+// giveUp delivers everything pending in order, accepting the gaps; r.mu is
+// held. Called once a gap outlived GapTimeout: its seq was allocated by a
+// sender that then failed without saying so.
+func (r *room) giveUp() {
+	seqs := make([]int64, 0, len(r.pending))
+	for s := range r.pending {
+		seqs = append(seqs, s)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	if len(seqs) > 0 {
+		gapsSkipped.Add(float64(seqs[0] - r.last - 1))
+	}
+	for _, s := range seqs {
+		if s > r.last {
+			r.deliver(s, r.pending[s])
+		}
+		delete(r.pending, s)
+	}
+	r.gapSince = time.Time{}
+}
+
+// gapCheck is how often a room with a gap looks into the cache.
+const gapCheck = 200 * time.Millisecond
+
+func (r *room) armTimer() {
+	if r.closed {
+		return
+	}
+	if r.timer == nil {
+		r.timer = time.AfterFunc(gapCheck, func() { r.resync(true) })
+		return
+	}
+	r.timer.Reset(gapCheck)
+}
+
+// resync reads what the cache holds after the room's position and feeds it
+// to the sequencer: this repairs anything pub/sub lost. With fromTimer, a
+// gap older than GapTimeout that the cache cannot fill is given up.
+func (r *room) resync(fromTimer bool) {
+	r.mu.Lock()
+	after, closed := r.last, r.closed
+	r.mu.Unlock()
+	if closed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.hub.ctx, 5*time.Second)
+	defer cancel()
+	cached, err := r.hub.redis.RecentAfter(ctx, r.id, after, maxPending)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.hub.log.Warn("room resync failed", "room", r.id, "err", err)
+	}
+	for _, c := range cached {
+		if c.Seq > r.last {
+			if _, ok := r.pending[c.Seq]; !ok {
+				r.pending[c.Seq] = c.Frame
+			}
+		}
+	}
+	if len(r.pending) > 0 && r.gapSince.IsZero() {
+		r.gapSince = time.Now()
+	}
+	r.drain()
+	if len(r.pending) == 0 {
+		return
+	}
+	if fromTimer && time.Since(r.gapSince) >= r.hub.cfg.GapTimeout {
+		r.giveUp()
+		return
+	}
+	r.armTimer()
+}
+
+// broadcast sends a seq-less frame (typing, read) to the room's local
+// subscribers; skipSender leaves out the connections of its user.
+func (r *room) broadcast(frame []byte, userID string, skipSender bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for s := range r.subs {
+		if skipSender && s.conn.user.ID == userID {
+			continue
+		}
+		if !s.live {
+			continue
+		}
+		s.conn.enqueue(frame)
+	}
+}
+
+// send queues a frame for the subscriber, once per seq; r.mu is held.
+func (s *sub) send(seq int64, frame []byte) {
+	if !s.live {
+		if len(s.buf) >= maxPending {
+			s.conn.closeWith(protocol.CloseTooSlow, "too far behind", false)
+			return
+		}
+		s.buf = append(s.buf, bufFrame{seq, frame})
+		return
+	}
+	if seq <= s.last {
+		return
+	}
+	s.last = seq
+	s.conn.enqueue(frame)
+}
+
+// subscribe adds c to the room: it replays what c missed after `after`,
+// answers subscribed, then goes live, without a gap or a duplicate between
+// the replay and the live stream.
+func (h *Hub) subscribe(ctx context.Context, c *Conn, roomID string, after *int64) error {
+	if err := h.authorize(ctx, roomID, c.user); err != nil {
+		return err
+	}
+	if c.subscribed(roomID) {
+		return protocol.Errorf(protocol.CodeBadRequest, "already subscribed to room %s", roomID)
+	}
+	r, err := h.acquire(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	s := &sub{conn: c, room: r}
+	r.mu.Lock()
+	cutoff := r.last
+	r.subs[s] = struct{}{}
+	r.mu.Unlock()
+	if !c.addSub(roomID, s) {
+		h.dropSub(s)
+		return protocol.Errorf(protocol.CodeBadRequest, "already subscribed to room %s", roomID)
+	}
+
+	var replay []bus.Cached
+	recovered := true
+	if after != nil && *after < cutoff {
+		replay, recovered, err = h.replay(ctx, roomID, *after, cutoff)
+		if err != nil {
+			h.unsubscribe(c, roomID)
+			return err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range replay {
+		if m.Seq > s.last {
+			s.last = m.Seq
+			c.enqueue(m.Frame)
+		}
+	}
+	s.last = max(s.last, cutoff)
+	if after != nil {
+		s.last = max(s.last, *after)
+	}
+	c.enqueue(protocol.Encode(protocol.Subscribed{Type: protocol.TypeSubscribed, Room: roomID, LastSeq: cutoff, Recovered: recovered}))
+	s.live = true
+	for _, b := range s.buf {
+		if b.seq == 0 {
+			c.enqueue(b.frame)
+		} else {
+			s.send(b.seq, b.frame)
+		}
+	}
+	s.buf = nil
+	return nil
+}
+
+// unsubscribe removes c's subscription to the room, if any.
+func (h *Hub) unsubscribe(c *Conn, roomID string) {
+	if s := c.removeSub(roomID); s != nil {
+		h.dropSub(s)
+	}
+}
+
+func (h *Hub) dropSub(s *sub) {
+	s.room.mu.Lock()
+	delete(s.room.subs, s)
+	s.room.mu.Unlock()
+	h.release(s.room)
+}
+
+// replay collects the messages in (after, upto], the newest ReplayMax of
+// them, from the cache and, for what the cache no longer holds, PostgreSQL.
+// recovered is false when there were more.
+func (h *Hub) replay(ctx context.Context, roomID string, after, upto int64) ([]bus.Cached, bool, error) {
+	limit := h.cfg.ReplayMax
+	cached, err := h.redis.RecentAfter(ctx, roomID, after, h.cfg.RecentMax)
+	if err != nil {
+		return nil, false, err
+	}
+	for len(cached) > 0 && cached[len(cached)-1].Seq > upto {
+		cached = cached[:len(cached)-1]
+	}
+	oldest, err := h.redis.Oldest(ctx, roomID)
+	if err != nil {
+		return nil, false, err
+	}
+	recovered := true
+	var older []bus.Cached
+	if oldest == 0 || after < oldest-1 || len(cached) == 0 {
+		// The cache may not reach back to `after`: ask PostgreSQL for what
+		// lies between, newest first.
+		before := oldest
+		if len(cached) > 0 {
+			before = cached[0].Seq
+		} else {
+			before = upto + 1
+		}
+		need := limit - len(cached) + 1
+		if need > 0 {
+			msgs, err := h.store.MessagesBefore(ctx, roomID, before, need)
+			if err != nil {
+				return nil, false, err
+			}
+			for i := len(msgs) - 1; i >= 0; i-- {
+				if msgs[i].Seq <= after {
+					continue
+				}
+				older = append(older, bus.Cached{Seq: msgs[i].Seq,
+					Frame: protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: msgs[i]})})
+			}
+			if len(msgs) == need && msgs[len(msgs)-1].Seq > after {
+				recovered = false
+			}
+		} else {
+			recovered = false
+		}
+	}
+	all := append(older, cached...)
+	if len(all) > limit {
+		all = all[len(all)-limit:]
+		recovered = false
+	}
+	return all, recovered, nil
+}
+
+func (r *room) String() string { return fmt.Sprintf("room(%s)", r.id) }

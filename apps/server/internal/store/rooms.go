@@ -1,0 +1,269 @@
+package store
+
+import (
+	"context"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/rookery-chat/rookery/packages/db"
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+// PublicRoomsMax bounds the discover list.
+const PublicRoomsMax = 50
+
+var errNoRoom = protocol.Errorf(protocol.CodeNotFound, "no such room")
+
+func roomOf(r db.Room) protocol.Room {
+	return protocol.Room{ID: r.ID.String(), Name: r.Name, Visibility: protocol.Visibility(r.Visibility), LastSeq: r.LastSeq}
+}
+
+func mustUser(u protocol.User) uuid.UUID {
+	id, err := uuid.Parse(u.ID)
+	if err != nil {
+		panic("store: authenticated user with malformed id " + u.ID)
+	}
+	return id
+}
+
+// access loads a room for a user. A room the user may not know of (private
+// or direct, not a member) is not_found, exactly like a missing one; a
+// public room the user has not joined is forbidden.
+func access(ctx context.Context, q *db.Queries, roomID string, user uuid.UUID) (db.Room, bool, error) {
+	id, err := ParseID("room", roomID)
+	if err != nil {
+		return db.Room{}, false, err
+	}
+	r, err := q.GetRoom(ctx, id)
+	if db.IsNotFound(err) {
+		return db.Room{}, false, errNoRoom
+	}
+	if err != nil {
+		return db.Room{}, false, translate("get room", err)
+	}
+	_, err = q.GetMembership(ctx, db.GetMembershipParams{RoomID: id, UserID: user})
+	if db.IsNotFound(err) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, translate("get membership", err)
+	}
+	return r, true, nil
+}
+
+func deny(r db.Room) error {
+	if protocol.Visibility(r.Visibility) == protocol.Public {
+		return protocol.Errorf(protocol.CodeForbidden, "not a member of this room")
+	}
+	return errNoRoom
+}
+
+// CheckMember returns nil when user is a member of the room, and the
+// contract's forbidden / not_found otherwise.
+func (s *Store) CheckMember(ctx context.Context, roomID string, user protocol.User) error {
+	r, member, err := access(ctx, s.q, roomID, mustUser(user))
+	if err != nil {
+		return err
+	}
+	if !member {
+		return deny(r)
+	}
+	return nil
+}
+
+// withMembers fills Members for direct and private rooms in one query.
+func (s *Store) withMembers(ctx context.Context, q *db.Queries, rooms []protocol.Room) error {
+	var ids []uuid.UUID
+	idx := map[uuid.UUID][]int{}
+	for i, r := range rooms {
+		if r.Visibility == protocol.Public {
+			continue
+		}
+		id := uuid.MustParse(r.ID)
+		if _, ok := idx[id]; !ok {
+			ids = append(ids, id)
+		}
+		idx[id] = append(idx[id], i)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := q.ListRoomMembers(ctx, ids)
+	if err != nil {
+		return translate("list members", err)
+	}
+	for _, m := range rows {
+		for _, i := range idx[m.RoomID] {
+			rooms[i].Members = append(rooms[i].Members, protocol.User{ID: m.ID.String(), Username: m.Username})
+		}
+	}
+	return nil
+}
+
+func (s *Store) view(ctx context.Context, q *db.Queries, r db.Room) (protocol.Room, error) {
+	rooms := []protocol.Room{roomOf(r)}
+	err := s.withMembers(ctx, q, rooms)
+	return rooms[0], err
+}
+
+// CreateRoom creates a public or private room with its creator as member.
+func (s *Store) CreateRoom(ctx context.Context, creator protocol.User, name string, vis protocol.Visibility) (protocol.Room, error) {
+	var out protocol.Room
+	err := s.tx(ctx, func(q *db.Queries) error {
+		uid := mustUser(creator)
+		r, err := q.CreateRoom(ctx, db.CreateRoomParams{ID: newID(), Name: name, Visibility: string(vis),
+			CreatedBy: pgtype.UUID{Bytes: uid, Valid: true}})
+		if err != nil {
+			return err
+		}
+		if err := q.AddMember(ctx, db.AddMemberParams{RoomID: r.ID, UserID: uid}); err != nil {
+			return err
+		}
+		out, err = s.view(ctx, q, r)
+		return err
+	})
+	return out, translate("create room", err)
+}
+
+// Room returns a room as its member sees it.
+func (s *Store) Room(ctx context.Context, roomID string, user protocol.User) (protocol.Room, error) {
+	r, member, err := access(ctx, s.q, roomID, mustUser(user))
+	if err != nil {
+		return protocol.Room{}, err
+	}
+	if !member {
+		return protocol.Room{}, deny(r)
+	}
+	return s.view(ctx, s.q, r)
+}
+
+// Join makes user a member of a public room. Joining a room one is already
+// in is a no-op; private and direct rooms cannot be joined (forbidden, as the
+// contract says).
+func (s *Store) Join(ctx context.Context, roomID string, user protocol.User) (protocol.Room, error) {
+	uid := mustUser(user)
+	r, member, err := access(ctx, s.q, roomID, uid)
+	if err != nil {
+		return protocol.Room{}, err
+	}
+	if !member {
+		if protocol.Visibility(r.Visibility) != protocol.Public {
+			return protocol.Room{}, protocol.Errorf(protocol.CodeForbidden, "only public rooms can be joined")
+		}
+		if err := s.q.AddMember(ctx, db.AddMemberParams{RoomID: r.ID, UserID: uid}); err != nil {
+			return protocol.Room{}, translate("join", err)
+		}
+	}
+	return s.view(ctx, s.q, r)
+}
+
+// Leave removes user from a room they are a member of. Direct rooms cannot
+// be left: the pair's one conversation would otherwise be lost for good.
+func (s *Store) Leave(ctx context.Context, roomID string, user protocol.User) error {
+	uid := mustUser(user)
+	r, member, err := access(ctx, s.q, roomID, uid)
+	if err != nil {
+		return err
+	}
+	if !member {
+		return deny(r)
+	}
+	if protocol.Visibility(r.Visibility) == protocol.Direct {
+		return protocol.Errorf(protocol.CodeForbidden, "direct rooms cannot be left")
+	}
+	_, err = s.q.RemoveMember(ctx, db.RemoveMemberParams{RoomID: r.ID, UserID: uid})
+	return translate("leave", err)
+}
+
+// AddMember lets a member of a private room add another user to it.
+func (s *Store) AddMember(ctx context.Context, roomID string, actor protocol.User, username string) (protocol.Room, protocol.User, error) {
+	r, member, err := access(ctx, s.q, roomID, mustUser(actor))
+	if err != nil {
+		return protocol.Room{}, protocol.User{}, err
+	}
+	if !member {
+		return protocol.Room{}, protocol.User{}, deny(r)
+	}
+	if protocol.Visibility(r.Visibility) != protocol.Private {
+		return protocol.Room{}, protocol.User{}, protocol.Errorf(protocol.CodeForbidden, "members can be added to private rooms only")
+	}
+	target, tid, err := s.UserByName(ctx, username)
+	if err != nil {
+		return protocol.Room{}, protocol.User{}, err
+	}
+	if err := s.q.AddMember(ctx, db.AddMemberParams{RoomID: r.ID, UserID: tid}); err != nil {
+		return protocol.Room{}, protocol.User{}, translate("add member", err)
+	}
+	room, err := s.view(ctx, s.q, r)
+	return room, target, err
+}
+
+// DirectRoom returns the one direct room of me and the named user, creating
+// it on first use. Concurrent calls from both sides converge on one row via
+// the unique direct_key.
+func (s *Store) DirectRoom(ctx context.Context, me protocol.User, username string) (protocol.Room, error) {
+	other, oid, err := s.UserByName(ctx, username)
+	if err != nil {
+		return protocol.Room{}, err
+	}
+	mid := mustUser(me)
+	if oid == mid {
+		return protocol.Room{}, protocol.Errorf(protocol.CodeBadRequest, "cannot start a direct conversation with yourself")
+	}
+	a, b := me, other
+	if a.ID > b.ID {
+		a, b = b, a
+	}
+	key := a.ID + ":" + b.ID
+	var out protocol.Room
+	err = s.tx(ctx, func(q *db.Queries) error {
+		r, err := q.CreateDirectRoom(ctx, db.CreateDirectRoomParams{ID: newID(), Name: a.Username + ", " + b.Username,
+			DirectKey: pgtype.Text{String: key, Valid: true}, CreatedBy: pgtype.UUID{Bytes: mid, Valid: true}})
+		if err != nil {
+			return err
+		}
+		if r.Created {
+			for _, id := range []uuid.UUID{mid, oid} {
+				if err := q.AddMember(ctx, db.AddMemberParams{RoomID: r.ID, UserID: id}); err != nil {
+					return err
+				}
+			}
+		}
+		out, err = s.view(ctx, q, db.Room{ID: r.ID, Name: r.Name, Visibility: r.Visibility, LastSeq: r.LastSeq})
+		return err
+	})
+	return out, translate("direct room", err)
+}
+
+// ListRooms lists user's rooms, most recent activity first, with the user's
+// read marker of each.
+func (s *Store) ListRooms(ctx context.Context, user protocol.User) ([]protocol.Room, []int64, error) {
+	rows, err := s.q.ListUserRooms(ctx, mustUser(user))
+	if err != nil {
+		return nil, nil, translate("list rooms", err)
+	}
+	out := make([]protocol.Room, 0, len(rows))
+	lastRead := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, protocol.Room{ID: r.ID.String(), Name: r.Name, Visibility: protocol.Visibility(r.Visibility),
+			LastSeq: r.LastSeq, Unread: r.Unread})
+		lastRead = append(lastRead, r.LastReadSeq)
+	}
+	return out, lastRead, s.withMembers(ctx, s.q, out)
+}
+
+// PublicRooms lists public rooms whose name contains q, most active first.
+func (s *Store) PublicRooms(ctx context.Context, q string) ([]protocol.Room, error) {
+	pattern := "%" + likeEscaper.Replace(strings.ToLower(strings.TrimSpace(q))) + "%"
+	rows, err := s.q.SearchPublicRooms(ctx, db.SearchPublicRoomsParams{Pattern: pattern, MaxRows: PublicRoomsMax})
+	if err != nil {
+		return nil, translate("public rooms", err)
+	}
+	out := make([]protocol.Room, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, roomOf(r))
+	}
+	return out, nil
+}

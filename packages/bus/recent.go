@@ -1,0 +1,164 @@
+package bus
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is the cluster's shared real-time state in Redis.
+type Redis struct {
+	rdb       *redis.Client
+	keys      Keys
+	recentMax int64
+	recentTTL time.Duration
+}
+
+// NewRedis returns the Redis adapter. recentMax and recentTTL bound each
+// room's recent-message cache by count and by age.
+func NewRedis(rdb *redis.Client, keys Keys, recentMax int64, recentTTL time.Duration) *Redis {
+	return &Redis{rdb: rdb, keys: keys, recentMax: recentMax, recentTTL: recentTTL}
+}
+
+// Client is the underlying client.
+func (r *Redis) Client() *redis.Client { return r.rdb }
+
+// Keys are the key names in use.
+func (r *Redis) Keys() Keys { return r.keys }
+
+// commit adds a durable message to the room's cache and publishes it, in one
+// step, so no subscriber can see it on the channel yet miss it in the cache.
+// Cache members are "<unix ms>|<frame>", so age trimming needs no decoding.
+var commit = redis.NewScript(`
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local n = redis.call('ZCARD', KEYS[1])
+if n > tonumber(ARGV[3]) then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - tonumber(ARGV[3]) - 1) end
+local cutoff = tonumber(ARGV[5])
+for i = 1, 100 do
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #oldest == 0 then break end
+  local ms = tonumber(string.match(oldest[1], '^(%d+)|'))
+  if ms == nil or ms >= cutoff then break end
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PUBLISH', KEYS[2], ARGV[6])
+return 1
+`)
+
+// Commit caches and publishes a message frame that Kafka has accepted.
+// frame is the complete {"type":"message",...} JSON that clients receive.
+func (r *Redis) Commit(ctx context.Context, room string, seq int64, at time.Time, frame []byte) error {
+	member := make([]byte, 0, len(frame)+16)
+	member = strconv.AppendInt(member, at.UnixMilli(), 10)
+	member = append(member, '|')
+	member = append(member, frame...)
+	cutoff := time.Now().Add(-r.recentTTL).UnixMilli()
+	err := commit.Run(ctx, r.rdb, []string{r.keys.Recent(room), r.keys.Channel(room)},
+		seq, member, r.recentMax, r.recentTTL.Milliseconds(), cutoff, frame).Err()
+	if err != nil {
+		return unavailable("commit", err)
+	}
+	return nil
+}
+
+// Skip tells the room's subscribers that seq was allocated but will never
+// be committed, so they need not wait for it.
+func (r *Redis) Skip(ctx context.Context, room string, seq int64) error {
+	b, _ := json.Marshal(skipFrame{Type: "skip", Room: room, Seq: seq})
+	if err := r.rdb.Publish(ctx, r.keys.Channel(room), b).Err(); err != nil {
+		return unavailable("skip", err)
+	}
+	return nil
+}
+
+type skipFrame struct {
+	Type string `json:"type"`
+	Room string `json:"room"`
+	Seq  int64  `json:"seq"`
+}
+
+// Cached is one message frame from the recent cache.
+type Cached struct {
+	Seq   int64
+	Frame []byte
+}
+
+func decodeCached(zs []redis.Z) []Cached {
+	out := make([]Cached, 0, len(zs))
+	for _, z := range zs {
+		m, _ := z.Member.(string)
+		_, frame, ok := bytes.Cut([]byte(m), []byte{'|'})
+		if !ok {
+			continue
+		}
+		out = append(out, Cached{Seq: int64(z.Score), Frame: frame})
+	}
+	return out
+}
+
+// RecentAfter returns up to limit cached messages with seq > after, oldest
+// first.
+func (r *Redis) RecentAfter(ctx context.Context, room string, after int64, limit int64) ([]Cached, error) {
+	zs, err := r.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: r.keys.Recent(room), ByScore: true,
+		Start: "(" + strconv.FormatInt(after, 10), Stop: "+inf", Count: limit}).Result()
+	if err != nil {
+		return nil, unavailable("recent", err)
+	}
+	return decodeCached(zs), nil
+}
+
+// RecentBefore returns up to limit cached messages with seq < before (0: no
+// bound), newest first.
+func (r *Redis) RecentBefore(ctx context.Context, room string, before int64, limit int64) ([]Cached, error) {
+	start := "+inf"
+	if before > 0 {
+		start = "(" + strconv.FormatInt(before, 10)
+	}
+	zs, err := r.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: r.keys.Recent(room), ByScore: true, Rev: true,
+		Start: start, Stop: "-inf", Count: limit}).Result()
+	if err != nil {
+		return nil, unavailable("recent", err)
+	}
+	return decodeCached(zs), nil
+}
+
+// Oldest returns the lowest cached seq (0 when the cache is empty).
+func (r *Redis) Oldest(ctx context.Context, room string) (int64, error) {
+	zs, err := r.rdb.ZRangeWithScores(ctx, r.keys.Recent(room), 0, 0).Result()
+	if err != nil {
+		return 0, unavailable("oldest", err)
+	}
+	if len(zs) == 0 {
+		return 0, nil
+	}
+	return int64(zs[0].Score), nil
+}
+
+// Newest returns the highest cached seq (0 when the cache is empty).
+func (r *Redis) Newest(ctx context.Context, room string) (int64, error) {
+	zs, err := r.rdb.ZRevRangeWithScores(ctx, r.keys.Recent(room), 0, 0).Result()
+	if err != nil {
+		return 0, unavailable("newest", err)
+	}
+	if len(zs) == 0 {
+		return 0, nil
+	}
+	return int64(zs[0].Score), nil
+}
+
+// Counter returns the room's current seq counter (0 when missing).
+func (r *Redis) Counter(ctx context.Context, room string) (int64, error) {
+	n, err := r.rdb.Get(ctx, r.keys.Seq(room)).Int64()
+	if err == redis.Nil {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, unavailable("counter", err)
+	}
+	return n, nil
+}

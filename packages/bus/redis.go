@@ -1,0 +1,57 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// OpenRedis connects to the Redis at url and checks it answers.
+func OpenRedis(ctx context.Context, url string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("bus: redis url: %w", err)
+	}
+	// Fail fast: a sender waiting on a dead Redis must hear "unavailable"
+	// promptly rather than hang.
+	opt.DialTimeout = 2 * time.Second
+	opt.ReadTimeout = 2 * time.Second
+	opt.WriteTimeout = 2 * time.Second
+	opt.MaxRetries = 1
+	c := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.Ping(pctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("bus: redis ping: %w", err)
+	}
+	return c, nil
+}
+
+// Keys builds the Redis key and channel names under a prefix, so that
+// several clusters (or tests) can share one Redis.
+type Keys struct{ Prefix string }
+
+// room keys share the hash tag {roomID}: one cluster slot per room.
+func (k Keys) roomKey(room, what string) string { return k.Prefix + what + ":{" + room + "}" }
+
+// Seq is the room's sequence counter.
+func (k Keys) Seq(room string) string { return k.roomKey(room, "seq") }
+
+// Recent is the room's recent-message cache (a sorted set by seq).
+func (k Keys) Recent(room string) string { return k.roomKey(room, "recent") }
+
+// Channel is the room's pub/sub channel.
+func (k Keys) Channel(room string) string { return k.roomKey(room, "ch") }
+
+// Dedup is the send-deduplication record of (user, ref).
+func (k Keys) Dedup(user, ref string) string { return k.Prefix + "dedup:{" + user + "}:" + ref }
+
+// Limit is a rate-limit window counter.
+func (k Keys) Limit(name string) string { return k.Prefix + "rl:" + name }
+
+// Control is the cluster-wide control channel (membership changes, token
+// revocations).
+func (k Keys) Control() string { return k.Prefix + "control" }

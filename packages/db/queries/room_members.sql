@@ -1,0 +1,37 @@
+-- name: AddMember :exec
+INSERT INTO room_members (room_id, user_id) VALUES ($1, $2)
+ON CONFLICT DO NOTHING;
+
+-- name: RemoveMember :execrows
+DELETE FROM room_members WHERE room_id = $1 AND user_id = $2;
+
+-- name: GetMembership :one
+SELECT last_read_seq FROM room_members WHERE room_id = $1 AND user_id = $2;
+
+-- name: ListRoomMembers :many
+SELECT m.room_id, u.id, u.username
+FROM room_members m JOIN users u ON u.id = m.user_id
+WHERE m.room_id = ANY(sqlc.arg(room_ids)::uuid[])
+ORDER BY m.room_id, u.username;
+
+-- name: ListRoomMemberIDs :many
+SELECT user_id FROM room_members WHERE room_id = $1;
+
+-- name: ListUserRooms :many
+-- The user's rooms, most recent activity first, with the unread count capped
+-- so that a huge backlog costs a bounded scan.
+SELECT r.*, m.last_read_seq,
+       (SELECT count(*) FROM (
+            SELECT 1 FROM messages msg
+            WHERE msg.room_id = r.id AND msg.seq > m.last_read_seq AND msg.sender_id <> m.user_id
+            LIMIT 1000) unread)::bigint AS unread
+FROM room_members m JOIN rooms r ON r.id = m.room_id
+WHERE m.user_id = $1
+ORDER BY r.last_activity_at DESC, r.id;
+
+-- name: SetLastRead :exec
+UPDATE room_members SET last_read_seq = GREATEST(last_read_seq, sqlc.arg(seq)::bigint)
+WHERE room_id = sqlc.arg(room_id) AND user_id = sqlc.arg(user_id);
+
+-- name: RoomIDsOfUser :many
+SELECT room_id FROM room_members WHERE user_id = $1;

@@ -1,0 +1,32 @@
+-- name: CreateRoom :one
+INSERT INTO rooms (id, name, visibility, direct_key, created_by)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING *;
+
+-- name: CreateDirectRoom :one
+-- Creates the pair's direct room unless it exists; either way returns it.
+-- The no-op update makes RETURNING yield the existing row under a race.
+INSERT INTO rooms (id, name, visibility, direct_key, created_by)
+VALUES ($1, $2, 'direct', $3, $4)
+ON CONFLICT (direct_key) DO UPDATE SET direct_key = EXCLUDED.direct_key
+RETURNING *, (xmax = 0)::boolean AS created;
+
+-- name: GetRoom :one
+SELECT * FROM rooms WHERE id = $1;
+
+-- name: SearchPublicRooms :many
+SELECT * FROM rooms
+WHERE visibility = 'public' AND lower(name) LIKE sqlc.arg(pattern)::text
+ORDER BY last_activity_at DESC, id
+LIMIT sqlc.arg(max_rows);
+
+-- name: BumpSeqEpoch :one
+-- Takes the row lock until the transaction ends: callers hold it while they
+-- seed the Redis counter, so seeds happen in epoch order.
+UPDATE rooms SET seq_epoch = seq_epoch + 1 WHERE id = $1 RETURNING seq_epoch;
+
+-- name: RecordRoomActivity :exec
+UPDATE rooms
+SET last_seq = GREATEST(last_seq, sqlc.arg(seq)::bigint),
+    last_activity_at = GREATEST(last_activity_at, sqlc.arg(at)::timestamptz)
+WHERE id = sqlc.arg(id);

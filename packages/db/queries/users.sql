@@ -1,0 +1,17 @@
+-- name: CreateUser :one
+INSERT INTO users (id, username, password_hash)
+VALUES ($1, $2, $3)
+RETURNING *;
+
+-- name: GetUserByUsername :one
+SELECT * FROM users WHERE username = $1;
+
+-- name: GetUserByID :one
+SELECT * FROM users WHERE id = $1;
+
+-- name: SearchUsers :many
+-- pattern is a LIKE pattern whose user part is already escaped with '\'.
+SELECT id, username FROM users
+WHERE username LIKE sqlc.arg(pattern)::text
+ORDER BY username
+LIMIT sqlc.arg(max_rows);

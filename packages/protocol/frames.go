@@ -1,0 +1,208 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// Client frame types.
+const (
+	TypeHello       = "hello"
+	TypeSubscribe   = "subscribe"
+	TypeUnsubscribe = "unsubscribe"
+	TypeSend        = "send"
+	TypeTyping      = "typing"
+	TypeRead        = "read"
+	TypePing        = "ping"
+)
+
+// Server frame types (typing and read are shared with the client's).
+const (
+	TypeWelcome    = "welcome"
+	TypeSubscribed = "subscribed"
+	TypeMessage    = "message"
+	TypeAck        = "ack"
+	TypePresence   = "presence"
+	TypeError      = "error"
+	TypePong       = "pong"
+	TypeGoodbye    = "goodbye"
+)
+
+// WebSocket close codes of the contract.
+const (
+	CloseNormal       = 1000
+	CloseGoingAway    = 1001
+	CloseTooLarge     = 1009
+	CloseUnauthorized = 4401
+	CloseTooSlow      = 4408
+	CloseRateLimited  = 4429
+)
+
+// ClientFrame is any frame a client sends; which fields matter depends on Type.
+type ClientFrame struct {
+	Type     string `json:"type"`
+	Token    string `json:"token,omitempty"`
+	Room     string `json:"room,omitempty"`
+	AfterSeq *int64 `json:"after_seq,omitempty"`
+	Ref      string `json:"ref,omitempty"`
+	Body     string `json:"body,omitempty"`
+	Seq      *int64 `json:"seq,omitempty"`
+}
+
+// DecodeClientFrame parses and validates one client frame. On failure the
+// returned frame still carries whatever ref could be read, so the error frame
+// can name the request it answers.
+func DecodeClientFrame(data []byte) (ClientFrame, error) {
+	var f ClientFrame
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&f); err != nil {
+		return f, Errorf(CodeBadRequest, "malformed JSON frame")
+	}
+	if dec.More() {
+		return f, Errorf(CodeBadRequest, "one JSON object per frame")
+	}
+	return f, f.Validate()
+}
+
+// Validate checks that the frame's type is known and its fields present and
+// well-formed. It normalizes Body in place.
+func (f *ClientFrame) Validate() error {
+	needRoom := func() error {
+		if f.Room == "" {
+			return Errorf(CodeBadRequest, "%s: missing room", f.Type)
+		}
+		if len(f.Room) > 64 {
+			return Errorf(CodeBadRequest, "%s: invalid room", f.Type)
+		}
+		return nil
+	}
+	switch f.Type {
+	case TypeHello:
+		if f.Token == "" {
+			return Errorf(CodeUnauthorized, "hello: missing token")
+		}
+	case TypeSubscribe:
+		if err := needRoom(); err != nil {
+			return err
+		}
+		if f.AfterSeq != nil && *f.AfterSeq < 0 {
+			return Errorf(CodeBadRequest, "subscribe: after_seq must not be negative")
+		}
+	case TypeUnsubscribe, TypeTyping:
+		return needRoom()
+	case TypeSend:
+		if err := ValidateRef(f.Ref); err != nil {
+			return err
+		}
+		if err := needRoom(); err != nil {
+			return err
+		}
+		body, err := NormalizeBody(f.Body)
+		if err != nil {
+			return err
+		}
+		f.Body = body
+	case TypeRead:
+		if err := needRoom(); err != nil {
+			return err
+		}
+		if f.Seq == nil || *f.Seq < 0 {
+			return Errorf(CodeBadRequest, "read: seq must be a non-negative integer")
+		}
+	case TypePing:
+	case "":
+		return Errorf(CodeBadRequest, "missing frame type")
+	default:
+		return Errorf(CodeBadRequest, "unknown frame type %q", f.Type)
+	}
+	return nil
+}
+
+// Welcome answers hello.
+type Welcome struct {
+	Type   string `json:"type"`
+	User   User   `json:"user"`
+	Server string `json:"server"`
+}
+
+// Subscribed answers subscribe, after any replayed messages.
+type Subscribed struct {
+	Type      string `json:"type"`
+	Room      string `json:"room"`
+	LastSeq   int64  `json:"last_seq"`
+	Recovered bool   `json:"recovered"`
+	// Online lists the room's members who are online now (an addition to the
+	// contract: the presence snapshot).
+	Online []User `json:"online,omitempty"`
+}
+
+// MessageFrame carries a message with its fields at the top level.
+type MessageFrame struct {
+	Type string `json:"type"`
+	Message
+}
+
+// Ack tells the sender its message is durable.
+type Ack struct {
+	Type string `json:"type"`
+	Ref  string `json:"ref"`
+	Room string `json:"room"`
+	ID   string `json:"id"`
+	Seq  int64  `json:"seq"`
+	TS   string `json:"ts"`
+}
+
+// TypingFrame says someone is typing in a room.
+type TypingFrame struct {
+	Type string `json:"type"`
+	Room string `json:"room"`
+	User User   `json:"user"`
+}
+
+// ReadFrame says someone read a room up to Seq.
+type ReadFrame struct {
+	Type string `json:"type"`
+	Room string `json:"room"`
+	User User   `json:"user"`
+	Seq  int64  `json:"seq"`
+}
+
+// PresenceFrame says a user came online or went offline.
+type PresenceFrame struct {
+	Type   string `json:"type"`
+	User   User   `json:"user"`
+	Online bool   `json:"online"`
+}
+
+// ErrorFrame reports a failed request; the connection stays open.
+type ErrorFrame struct {
+	Type    string `json:"type"`
+	Ref     string `json:"ref,omitempty"`
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+// Goodbye announces that the server is about to close the connection.
+type Goodbye struct {
+	Type      string `json:"type"`
+	Reason    string `json:"reason"`
+	Reconnect bool   `json:"reconnect"`
+}
+
+// Pong answers ping.
+var Pong = []byte(`{"type":"pong"}`)
+
+// NewErrorFrame builds the error frame for err, answering the request ref.
+func NewErrorFrame(ref string, err error) ErrorFrame {
+	return ErrorFrame{Type: TypeError, Ref: ref, Code: ErrorCode(err), Message: ErrorMessage(err)}
+}
+
+// Encode marshals a server frame. Server frames are plain structs, so this
+// only fails on a programming error.
+func Encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("protocol: encode: " + err.Error())
+	}
+	return b
+}
