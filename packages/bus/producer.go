@@ -41,6 +41,10 @@ func NewProducer(cfg ProducerConfig) *Producer {
 		WriteTimeout:    5 * time.Second,
 		// Produce is synchronous: it returns once the broker acknowledged.
 		Async: false,
+		// A transport of its own: the shared default one caches topic
+		// metadata across writers, so a topic created after another
+		// writer's first request would look missing for a while.
+		Transport: &kafka.Transport{MetadataTTL: 30 * time.Second, DialTimeout: 3 * time.Second},
 	}}
 }
 

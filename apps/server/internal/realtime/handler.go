@@ -140,7 +140,11 @@ func (h *Hub) readLoop(c *Conn) {
 		}
 		f, err := protocol.DecodeClientFrame(data)
 		if err != nil {
-			c.enqueue(protocol.Encode(protocol.NewErrorFrame(f.Ref, err)))
+			ref := f.Ref
+			if protocol.ValidateRef(ref) != nil {
+				ref = "" // never echo what is not a valid ref
+			}
+			c.enqueue(protocol.Encode(protocol.NewErrorFrame(ref, err)))
 			continue
 		}
 		h.dispatch(c, f)

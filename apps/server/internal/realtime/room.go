@@ -103,11 +103,18 @@ func (r *room) init(err error) {
 		}
 	}
 	if err == nil {
-		var newest int64
-		newest, err = r.hub.redis.Newest(ctx, r.id)
+		// The stream stands at the newest cached message. An empty cache
+		// means the room was idle for RECENT_TTL (or is new, or Redis lost
+		// it): then the counter is the position, and the next seq is the
+		// counter's successor or the start of a new epoch.
+		var pos int64
+		pos, err = r.hub.redis.Newest(ctx, r.id)
+		if err == nil && pos == 0 {
+			pos, err = r.hub.redis.Counter(ctx, r.id)
+		}
 		r.mu.Lock()
-		if newest > r.last {
-			r.last = newest
+		if pos > r.last {
+			r.last = pos
 		}
 		r.mu.Unlock()
 	}
@@ -206,7 +213,7 @@ func (r *room) offer(seq int64, frame []byte) {
 	if seq <= r.last {
 		return // duplicate or too late
 	}
-	if r.last == 0 || seq == r.last+1 || bus.IsEpochStart(seq) {
+	if seq == r.last+1 || bus.IsEpochStart(seq) {
 		r.deliver(seq, frame)
 		r.drain()
 		return

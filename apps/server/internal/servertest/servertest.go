@@ -41,6 +41,8 @@ func NewCluster(t testing.TB) *Cluster {
 		"LOGIN_LIMIT_PER_USER":  "1000",
 		"LOGIN_LIMIT_PER_ADDR":  "1000",
 		"SIGNUP_LIMIT_PER_ADDR": "1000",
+		"SEND_RATE":             "100000",
+		"SEND_BURST":            "100000",
 	}}
 }
 

@@ -1,0 +1,145 @@
+package realtime_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rookery-chat/rookery/apps/server/internal/servertest"
+	"github.com/rookery-chat/rookery/packages/devenv"
+	"github.com/rookery-chat/rookery/packages/devenv/testenv"
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+// sendUntilAck retries a send with the same ref, as a client would after
+// "unavailable", until it is acknowledged.
+func sendUntilAck(t *testing.T, w *servertest.WS, room, ref string) servertest.Frame {
+	t.Helper()
+	deadline := time.Now().Add(servertest.Timeout)
+	for {
+		f := w.SendMsg(room, ref, "body of "+ref)
+		if f.Type() == "ack" {
+			return f
+		}
+		if f.Str("code") != "unavailable" || time.Now().After(deadline) {
+			t.Fatalf("send %s: %s", ref, f.Raw)
+		}
+		time.Sleep(100 * time.Millisecond) // client back-off between retries
+	}
+}
+
+// TestSeqsNeverReusedAfterRedisLoss flushes Redis and then restarts it
+// empty in the middle of a conversation: seqs keep growing, and the
+// subscriber keeps receiving in order.
+func TestSeqsNeverReusedAfterRedisLoss(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	c := servertest.NewCluster(t)
+	c.Vars["REDIS_URL"] = rs.URL()
+	s1 := c.Start(t, "s1")
+	s2 := c.Start(t, "s2")
+	_, aTok := s1.Signup(t, "alice")
+	_, bTok := s1.Signup(t, "bob")
+	room := s1.CreateRoom(t, aTok, "r", protocol.Public)
+	s1.Do(t, "POST", "/api/v1/rooms/"+room.ID+"/join", bTok, nil)
+	bob := s2.Dial(t, bTok)
+	bob.Subscribe(room.ID, nil)
+	alice := s1.Dial(t, aTok)
+
+	var seqs []int64
+	send := func(ref string) {
+		ack := sendUntilAck(t, alice, room.ID, ref)
+		seqs = append(seqs, ack.Int("seq"))
+	}
+	for i := 0; i < 3; i++ {
+		send(fmt.Sprintf("a%d", i))
+	}
+	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rs.Port)})
+	defer rc.Close()
+	if err := rc.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		send(fmt.Sprintf("b%d", i))
+	}
+	rs.Kill()
+	rs = testenv.RestartRedis(t, rs)
+	for i := 0; i < 3; i++ {
+		send(fmt.Sprintf("c%d", i))
+	}
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] <= seqs[i-1] {
+			t.Fatalf("seq reused or decreasing: %v", seqs)
+		}
+	}
+	// Bob, on the other server, saw every message in order; the ones sent
+	// while his server's subscription was reconnecting are repaired from
+	// the cache. (Bob's connection survives: only Redis restarted.)
+	var got []int64
+	for len(got) < len(seqs) {
+		got = append(got, bob.NextOf("message").Int("seq"))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(seqs) {
+		t.Fatalf("bob saw %v, acks were %v", got, seqs)
+	}
+}
+
+// TestKafkaDownMeansUnavailable: with the broker gone, a send is answered
+// "unavailable" promptly and nobody sees the message.
+func TestKafkaDownMeansUnavailable(t *testing.T) {
+	k, err := devenv.StartKafka(devenv.KafkaOptions{Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	c := servertest.NewCluster(t)
+	c.Vars["KAFKA_BROKERS"] = k.Brokers()
+	c.Vars["KAFKA_CREATE_TOPIC"] = "true"
+	c.Vars["KAFKA_WRITE_TIMEOUT"] = "1s"
+	s1 := c.Start(t, "s1")
+	s2 := c.Start(t, "s2")
+	_, aTok := s1.Signup(t, "alice")
+	_, bTok := s1.Signup(t, "bob")
+	room := s1.CreateRoom(t, aTok, "r", protocol.Public)
+	s1.Do(t, "POST", "/api/v1/rooms/"+room.ID+"/join", bTok, nil)
+	bob := s2.Dial(t, bTok)
+	bob.Subscribe(room.ID, nil)
+	alice := s1.Dial(t, aTok)
+	first := alice.SendMsg(room.ID, "ok", "before the outage")
+	if first.Type() != "ack" {
+		t.Fatalf("send before outage: %s", first.Raw)
+	}
+	bob.NextOf("message")
+
+	k.Close()
+	start := time.Now()
+	f := alice.SendMsg(room.ID, "lost", "during the outage")
+	if f.Type() != "error" || f.Str("code") != "unavailable" {
+		t.Fatalf("send with Kafka down: %s", f.Raw)
+	}
+	if took := time.Since(start); took > 8*time.Second {
+		t.Fatalf("unavailable took %s", took)
+	}
+	// Nothing reached bob: his pong comes with no message before it.
+	bob.Send(map[string]string{"type": "ping"})
+	for {
+		g := bob.Next()
+		if g.Type() == "pong" {
+			break
+		}
+		if g.Type() == "message" {
+			t.Fatalf("bob received a message Kafka never accepted: %s", g.Raw)
+		}
+	}
+	r := s1.Do(t, "GET", "/api/v1/rooms/"+room.ID+"/messages", aTok, nil)
+	var h struct{ Messages []protocol.Message }
+	r.Decode(t, &h)
+	if len(h.Messages) != 1 {
+		t.Fatalf("history has %d messages: %s", len(h.Messages), r.Raw)
+	}
+	if r := s1.Do(t, "GET", "/readyz", "", nil); r.Status != 503 {
+		t.Fatalf("readyz with Kafka down: %d %s", r.Status, r.Raw)
+	}
+}
