@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,8 +16,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/rookery-chat/rookery/apps/persister/internal/config"
+	"github.com/rookery-chat/rookery/apps/persister/internal/persist"
 	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/db"
 	"github.com/rookery-chat/rookery/packages/protocol/health"
@@ -58,39 +61,89 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	if err := db.Migrate(ctx, pool, log); err != nil {
 		return err
 	}
+	if cfg.KafkaCreateTopic {
+		for _, topic := range []string{cfg.KafkaTopic, cfg.DeadLetterTopic} {
+			if err := bus.EnsureTopic(ctx, cfg.KafkaBrokers, topic, cfg.KafkaPartitions); err != nil {
+				return err
+			}
+		}
+	}
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        cfg.KafkaBrokers,
+		GroupID:        cfg.KafkaGroup,
+		Topic:          cfg.KafkaTopic,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        250 * time.Millisecond,
+		CommitInterval: 0, // commits are explicit, after the database
+		StartOffset:    kafka.FirstOffset,
+		// The reader's own queue is bounded; a backlog waits in Kafka.
+		QueueCapacity: max(cfg.BatchSize, 100),
+	})
+	dlq := &kafka.Writer{Addr: kafka.TCP(cfg.KafkaBrokers...), Topic: cfg.DeadLetterTopic,
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	p := persist.New(log, persist.Options{BatchSize: cfg.BatchSize, BatchTimeout: cfg.BatchTimeout,
+		MaxRowsPerSec: cfg.MaxRowsPerSec, RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax}, reader, dlq, pool)
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		var failing []string
-		if err := pool.Ping(ctx); err != nil {
+		if err := pool.Ping(ctx); err != nil || p.Failing() == "postgres" {
 			failing = append(failing, "postgres")
 		}
 		if err := bus.KafkaReachable(ctx, cfg.KafkaBrokers); err != nil {
 			failing = append(failing, "kafka")
 		}
+		w.Header().Set("Content-Type", "application/json")
 		if len(failing) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, `{"error":{"code":"unavailable","message":"dependencies unavailable"},"unavailable":%q}`, failing)
+			_ = json.NewEncoder(w).Encode(map[string]any{
+				"error":       map[string]string{"code": "unavailable", "message": "dependencies unavailable"},
+				"unavailable": failing,
+			})
 			return
 		}
 		_, _ = w.Write([]byte(`{"status":"ready"}`))
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("listening", "addr", cfg.HTTPAddr)
+	log.Info("listening", "addr", cfg.HTTPAddr, "topic", cfg.KafkaTopic, "group", cfg.KafkaGroup)
+
+	pctx, stopPersist := context.WithCancel(ctx)
+	persistDone := make(chan error, 1)
+	go func() { persistDone <- p.Run(pctx) }()
+
+	var runErr error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("http: %w", err)
+		runErr = fmt.Errorf("http: %w", err)
+	case err := <-persistDone:
+		runErr = err
+		persistDone <- nil
 	case <-ctx.Done():
+	}
+	// Shutdown order: stop consuming (finishing or abandoning the batch),
+	// leave the consumer group, flush dead letters, stop serving.
+	stopPersist()
+	if err := <-persistDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := reader.Close(); err != nil {
+		log.Warn("kafka reader close", "err", err)
+	}
+	if err := dlq.Close(); err != nil {
+		log.Warn("dead-letter writer close", "err", err)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
+		runErr = err
 	}
-	return nil
+	log.Info("stopped")
+	return runErr
 }

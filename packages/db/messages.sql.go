@@ -12,35 +12,43 @@ import (
 	"github.com/google/uuid"
 )
 
-const insertMessages = `-- name: InsertMessages :execrows
+const countMessages = `-- name: CountMessages :one
+SELECT count(*) FROM messages WHERE room_id = $1
+`
+
+func (q *Queries) CountMessages(ctx context.Context, roomID uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, countMessages, roomID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const insertMessageRow = `-- name: InsertMessageRow :execrows
 INSERT INTO messages (id, room_id, seq, sender_id, body, ref, created_at)
-SELECT unnest($1::uuid[]), unnest($2::uuid[]),
-       unnest($3::bigint[]), unnest($4::uuid[]),
-       unnest($5::text[]), unnest($6::text[]),
-       unnest($7::timestamptz[])
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT DO NOTHING
 `
 
-type InsertMessagesParams struct {
-	Ids        []uuid.UUID
-	RoomIds    []uuid.UUID
-	Seqs       []int64
-	SenderIds  []uuid.UUID
-	Bodies     []string
-	Refs       []string
-	CreatedAts []time.Time
+type InsertMessageRowParams struct {
+	ID        uuid.UUID
+	RoomID    uuid.UUID
+	Seq       int64
+	SenderID  uuid.UUID
+	Body      string
+	Ref       string
+	CreatedAt time.Time
 }
 
-// One round trip per batch; a replayed batch inserts nothing twice.
-func (q *Queries) InsertMessages(ctx context.Context, arg InsertMessagesParams) (int64, error) {
-	result, err := q.db.Exec(ctx, insertMessages,
-		arg.Ids,
-		arg.RoomIds,
-		arg.Seqs,
-		arg.SenderIds,
-		arg.Bodies,
-		arg.Refs,
-		arg.CreatedAts,
+// The one-row-per-statement baseline the persister is measured against.
+func (q *Queries) InsertMessageRow(ctx context.Context, arg InsertMessageRowParams) (int64, error) {
+	result, err := q.db.Exec(ctx, insertMessageRow,
+		arg.ID,
+		arg.RoomID,
+		arg.Seq,
+		arg.SenderID,
+		arg.Body,
+		arg.Ref,
+		arg.CreatedAt,
 	)
 	if err != nil {
 		return 0, err
@@ -157,4 +165,51 @@ func (q *Queries) ListMessagesBefore(ctx context.Context, arg ListMessagesBefore
 		return nil, err
 	}
 	return items, nil
+}
+
+const persistMessages = `-- name: PersistMessages :one
+WITH ins AS (
+    INSERT INTO messages (id, room_id, seq, sender_id, body, ref, created_at)
+    SELECT unnest($1::uuid[]), unnest($2::uuid[]),
+           unnest($3::bigint[]), unnest($4::uuid[]),
+           unnest($5::text[]), unnest($6::text[]),
+           unnest($7::timestamptz[])
+    ON CONFLICT DO NOTHING
+    RETURNING room_id, seq, created_at
+), activity AS (
+    UPDATE rooms r
+    SET last_seq = GREATEST(r.last_seq, a.max_seq),
+        last_activity_at = GREATEST(r.last_activity_at, a.max_at)
+    FROM (SELECT room_id, max(seq) AS max_seq, max(created_at) AS max_at FROM ins GROUP BY room_id) a
+    WHERE r.id = a.room_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins)::bigint AS inserted
+`
+
+type PersistMessagesParams struct {
+	Ids        []uuid.UUID
+	RoomIds    []uuid.UUID
+	Seqs       []int64
+	SenderIds  []uuid.UUID
+	Bodies     []string
+	Refs       []string
+	CreatedAts []time.Time
+}
+
+// Stores a batch in one statement, one round trip: the rows (a replayed
+// batch inserts nothing twice) and each room's newest seq and activity time.
+func (q *Queries) PersistMessages(ctx context.Context, arg PersistMessagesParams) (int64, error) {
+	row := q.db.QueryRow(ctx, persistMessages,
+		arg.Ids,
+		arg.RoomIds,
+		arg.Seqs,
+		arg.SenderIds,
+		arg.Bodies,
+		arg.Refs,
+		arg.CreatedAts,
+	)
+	var inserted int64
+	err := row.Scan(&inserted)
+	return inserted, err
 }

@@ -136,24 +136,6 @@ func (q *Queries) GetRoom(ctx context.Context, id uuid.UUID) (Room, error) {
 	return i, err
 }
 
-const recordRoomActivity = `-- name: RecordRoomActivity :exec
-UPDATE rooms
-SET last_seq = GREATEST(last_seq, $1::bigint),
-    last_activity_at = GREATEST(last_activity_at, $2::timestamptz)
-WHERE id = $3
-`
-
-type RecordRoomActivityParams struct {
-	Seq int64
-	At  time.Time
-	ID  uuid.UUID
-}
-
-func (q *Queries) RecordRoomActivity(ctx context.Context, arg RecordRoomActivityParams) error {
-	_, err := q.db.Exec(ctx, recordRoomActivity, arg.Seq, arg.At, arg.ID)
-	return err
-}
-
 const searchPublicRooms = `-- name: SearchPublicRooms :many
 SELECT id, name, visibility, direct_key, created_by, created_at, last_seq, last_activity_at, seq_epoch FROM rooms
 WHERE visibility = 'public' AND lower(name) LIKE $1::text

@@ -1,11 +1,32 @@
--- name: InsertMessages :execrows
--- One round trip per batch; a replayed batch inserts nothing twice.
+-- name: PersistMessages :one
+-- Stores a batch in one statement, one round trip: the rows (a replayed
+-- batch inserts nothing twice) and each room's newest seq and activity time.
+WITH ins AS (
+    INSERT INTO messages (id, room_id, seq, sender_id, body, ref, created_at)
+    SELECT unnest(sqlc.arg(ids)::uuid[]), unnest(sqlc.arg(room_ids)::uuid[]),
+           unnest(sqlc.arg(seqs)::bigint[]), unnest(sqlc.arg(sender_ids)::uuid[]),
+           unnest(sqlc.arg(bodies)::text[]), unnest(sqlc.arg(refs)::text[]),
+           unnest(sqlc.arg(created_ats)::timestamptz[])
+    ON CONFLICT DO NOTHING
+    RETURNING room_id, seq, created_at
+), activity AS (
+    UPDATE rooms r
+    SET last_seq = GREATEST(r.last_seq, a.max_seq),
+        last_activity_at = GREATEST(r.last_activity_at, a.max_at)
+    FROM (SELECT room_id, max(seq) AS max_seq, max(created_at) AS max_at FROM ins GROUP BY room_id) a
+    WHERE r.id = a.room_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins)::bigint AS inserted;
+
+-- name: InsertMessageRow :execrows
+-- The one-row-per-statement baseline the persister is measured against.
 INSERT INTO messages (id, room_id, seq, sender_id, body, ref, created_at)
-SELECT unnest(sqlc.arg(ids)::uuid[]), unnest(sqlc.arg(room_ids)::uuid[]),
-       unnest(sqlc.arg(seqs)::bigint[]), unnest(sqlc.arg(sender_ids)::uuid[]),
-       unnest(sqlc.arg(bodies)::text[]), unnest(sqlc.arg(refs)::text[]),
-       unnest(sqlc.arg(created_ats)::timestamptz[])
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT DO NOTHING;
+
+-- name: CountMessages :one
+SELECT count(*) FROM messages WHERE room_id = $1;
 
 -- name: ListMessagesBefore :many
 -- Newest first; the caller reverses into ascending order.

@@ -24,9 +24,3 @@ LIMIT sqlc.arg(max_rows);
 -- Takes the row lock until the transaction ends: callers hold it while they
 -- seed the Redis counter, so seeds happen in epoch order.
 UPDATE rooms SET seq_epoch = seq_epoch + 1 WHERE id = $1 RETURNING seq_epoch;
-
--- name: RecordRoomActivity :exec
-UPDATE rooms
-SET last_seq = GREATEST(last_seq, sqlc.arg(seq)::bigint),
-    last_activity_at = GREATEST(last_activity_at, sqlc.arg(at)::timestamptz)
-WHERE id = sqlc.arg(id);

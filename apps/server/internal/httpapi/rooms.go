@@ -178,7 +178,8 @@ func (a *API) history(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Limit = int(limit)
 	}
-	if q.BeforeSeq > 0 && q.AfterSeq > 0 {
+	q.HasBefore, q.HasAfter = vals.Get("before_seq") != "", vals.Get("after_seq") != ""
+	if q.HasBefore && q.HasAfter {
 		a.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "give before_seq or after_seq, not both"))
 		return
 	}

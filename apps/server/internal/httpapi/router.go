@@ -62,7 +62,10 @@ type Rooms interface {
 
 // HistoryQuery is a parsed history request.
 type HistoryQuery struct {
-	BeforeSeq, AfterSeq int64 // 0: unset
+	BeforeSeq, AfterSeq int64
+	// HasBefore and HasAfter say whether the bounds were given; a given 0
+	// is a real bound (after_seq=0 pages from the very first message).
+	HasBefore, HasAfter bool
 	Limit               int
 }
 

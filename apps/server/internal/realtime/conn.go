@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -46,6 +47,19 @@ func (c *Conn) enqueue(frame []byte) {
 	default:
 		slowClosed.Inc()
 		c.closeWith(protocol.CloseTooSlow, "too slow", false)
+	}
+}
+
+// enqueueWait queues a frame, waiting for space; for the connection's own
+// requests (a replay), never for fan-out.
+func (c *Conn) enqueueWait(ctx context.Context, frame []byte) error {
+	select {
+	case c.out <- frame:
+		return nil
+	case <-c.quit:
+		return errClosed
+	case <-ctx.Done():
+		return protocol.Wrap(protocol.CodeUnavailable, ctx.Err(), "replay timed out")
 	}
 }
 

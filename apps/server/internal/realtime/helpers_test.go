@@ -4,6 +4,12 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rookery-chat/rookery/packages/db"
+	"github.com/rookery-chat/rookery/packages/devenv/testenv"
 )
 
 type netConn = net.Conn
@@ -22,3 +28,13 @@ func dialSmall(ctx context.Context, network, addr string) (net.Conn, error) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func testenvPool(t *testing.T, url string) *pgxpool.Pool {
+	t.Helper()
+	p, err := db.Open(testenv.Ctx(t), url, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}

@@ -48,7 +48,7 @@ func merge(a, b []protocol.Message) []protocol.Message {
 // before the persister stored it. The caller has checked membership.
 func (h *Hub) History(ctx context.Context, room string, q httpapi.HistoryQuery) ([]protocol.Message, bool, error) {
 	n := q.Limit
-	if q.AfterSeq > 0 {
+	if q.HasAfter {
 		stored, err := h.store.MessagesAfter(ctx, room, q.AfterSeq, n+1)
 		if err != nil {
 			return nil, false, err
@@ -63,11 +63,18 @@ func (h *Hub) History(ctx context.Context, room string, q httpapi.HistoryQuery) 
 		}
 		return all, false, nil
 	}
-	cached, err := h.redis.RecentBefore(ctx, room, q.BeforeSeq, int64(n+1))
+	before := int64(0) // no bound: the newest page
+	if q.HasBefore {
+		if q.BeforeSeq <= 1 {
+			return []protocol.Message{}, false, nil
+		}
+		before = q.BeforeSeq
+	}
+	cached, err := h.redis.RecentBefore(ctx, room, before, int64(n+1))
 	if err != nil {
 		return nil, false, err
 	}
-	stored, err := h.store.MessagesBefore(ctx, room, q.BeforeSeq, n+1)
+	stored, err := h.store.MessagesBefore(ctx, room, before, n+1)
 	if err != nil {
 		return nil, false, err
 	}

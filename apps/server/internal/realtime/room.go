@@ -403,29 +403,50 @@ func (h *Hub) subscribe(ctx context.Context, c *Conn, roomID string, after *int6
 			return err
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, m := range replay {
-		if m.Seq > s.last {
-			s.last = m.Seq
-			c.enqueue(m.Frame)
-		}
-	}
-	s.last = max(s.last, cutoff)
+	// The replay and whatever arrived live meanwhile are queued outside the
+	// room lock, waiting for queue space as the writer drains: a long replay
+	// is not "too slow", and the room's fan-out never waits for it.
+	last := int64(0)
 	if after != nil {
-		s.last = max(s.last, *after)
+		last = *after
 	}
-	c.enqueue(protocol.Encode(protocol.Subscribed{Type: protocol.TypeSubscribed, Room: roomID, LastSeq: cutoff, Recovered: recovered}))
-	s.live = true
-	for _, b := range s.buf {
-		if b.seq == 0 {
-			c.enqueue(b.frame)
-		} else {
-			s.send(b.seq, b.frame)
+	for _, m := range replay {
+		if m.Seq > last {
+			last = m.Seq
+			if err := c.enqueueWait(ctx, m.Frame); err != nil {
+				h.unsubscribe(c, roomID)
+				return err
+			}
 		}
 	}
-	s.buf = nil
-	return nil
+	last = max(last, cutoff)
+	subscribed := protocol.Encode(protocol.Subscribed{Type: protocol.TypeSubscribed, Room: roomID, LastSeq: cutoff, Recovered: recovered})
+	if err := c.enqueueWait(ctx, subscribed); err != nil {
+		h.unsubscribe(c, roomID)
+		return err
+	}
+	for {
+		r.mu.Lock()
+		buf := s.buf
+		s.buf = nil
+		if len(buf) == 0 {
+			s.last = last
+			s.live = true
+			r.mu.Unlock()
+			return nil
+		}
+		r.mu.Unlock()
+		for _, b := range buf {
+			if b.seq != 0 && b.seq <= last {
+				continue
+			}
+			last = max(last, b.seq)
+			if err := c.enqueueWait(ctx, b.frame); err != nil {
+				h.unsubscribe(c, roomID)
+				return err
+			}
+		}
+	}
 }
 
 // unsubscribe removes c's subscription to the room, if any.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/rookery-chat/rookery/apps/server/internal/app"
 	"github.com/rookery-chat/rookery/apps/server/internal/config"
+	"github.com/rookery-chat/rookery/packages/devenv"
 	"github.com/rookery-chat/rookery/packages/devenv/testenv"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
@@ -184,4 +186,19 @@ func (w testWriter) Write(p []byte) (int, error) {
 	defer func() { _ = recover() }() // a log line after the test ended
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// StartPersister runs the persister app as a separate process on the
+// cluster's database and topic; it is killed when the test ends.
+func (c *Cluster) StartPersister(t testing.TB, vars ...string) *devenv.Proc {
+	t.Helper()
+	port, err := devenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"DATABASE_URL=" + c.Vars["DATABASE_URL"], "KAFKA_BROKERS=" + c.Vars["KAFKA_BROKERS"],
+		"KAFKA_TOPIC=" + c.Vars["KAFKA_TOPIC"], "KAFKA_GROUP=" + c.Vars["KAFKA_TOPIC"],
+		"KAFKA_DLQ_TOPIC=" + c.Vars["KAFKA_TOPIC"] + "-dlq", fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port),
+		"LOG_LEVEL=warn", "RETRY_MAX=500ms"}
+	return testenv.StartApp(t, "persister", testenv.BuildApp(t, "persister"), append(env, vars...)...)
 }

@@ -1,0 +1,23 @@
+package persist
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	batchSize = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "rookery_persister_batch_size", Help: "Records per batch.",
+		Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
+	rowsWritten = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "rookery_persister_rows_written_total", Help: "Messages inserted into PostgreSQL (replays not counted)."})
+	writeLatency = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "rookery_persister_write_seconds", Help: "Time of one batch statement.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
+	consumerLag = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "rookery_persister_consumer_lag", Help: "Messages behind the end of the log, as the Kafka reader last saw it."})
+	deadLettered = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "rookery_persister_dead_lettered_total", Help: "Records sent to the dead-letter topic."})
+	retries = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "rookery_persister_retries_total", Help: "Retried operations."}, []string{"what"})
+)

@@ -1,0 +1,56 @@
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/rookery-chat/rookery/packages/devenv"
+)
+
+var (
+	buildMu  sync.Mutex
+	built    = map[string]string{}
+	buildDir string
+)
+
+// BuildApp builds ./apps/<name> once per test process and returns the
+// binary's path, for tests that run an app as a separate process (to kill
+// it, for instance).
+func BuildApp(t testing.TB, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[name]; ok {
+		return p
+	}
+	if buildDir == "" {
+		d, err := os.MkdirTemp("", "rookery-apps-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buildDir = d
+	}
+	out := filepath.Join(buildDir, name)
+	cmd := exec.Command("go", "build", "-race", "-o", out, "./apps/"+name)
+	cmd.Dir = RepoRoot()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, b)
+	}
+	built[name] = out
+	return out
+}
+
+// StartApp runs a built app with env (KEY=value) added to the environment;
+// it is killed when the test ends.
+func StartApp(t testing.TB, name, bin string, env ...string) *devenv.Proc {
+	t.Helper()
+	p, err := devenv.StartProc(devenv.ProcSpec{Name: name, Path: bin, Env: env, Out: testWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	return p
+}
