@@ -44,6 +44,44 @@ func (q *Queries) GetMembership(ctx context.Context, arg GetMembershipParams) (i
 	return last_read_seq, err
 }
 
+const listMembersOfRoom = `-- name: ListMembersOfRoom :many
+SELECT u.id, u.username
+FROM room_members m JOIN users u ON u.id = m.user_id
+WHERE m.room_id = $1
+ORDER BY u.username
+LIMIT $2
+`
+
+type ListMembersOfRoomParams struct {
+	RoomID  uuid.UUID
+	MaxRows int32
+}
+
+type ListMembersOfRoomRow struct {
+	ID       uuid.UUID
+	Username string
+}
+
+func (q *Queries) ListMembersOfRoom(ctx context.Context, arg ListMembersOfRoomParams) ([]ListMembersOfRoomRow, error) {
+	rows, err := q.db.Query(ctx, listMembersOfRoom, arg.RoomID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListMembersOfRoomRow{}
+	for rows.Next() {
+		var i ListMembersOfRoomRow
+		if err := rows.Scan(&i.ID, &i.Username); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listRoomMemberIDs = `-- name: ListRoomMemberIDs :many
 SELECT user_id FROM room_members WHERE room_id = $1
 `

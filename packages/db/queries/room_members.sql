@@ -35,3 +35,10 @@ WHERE room_id = sqlc.arg(room_id) AND user_id = sqlc.arg(user_id);
 
 -- name: RoomIDsOfUser :many
 SELECT room_id FROM room_members WHERE user_id = $1;
+
+-- name: ListMembersOfRoom :many
+SELECT u.id, u.username
+FROM room_members m JOIN users u ON u.id = m.user_id
+WHERE m.room_id = $1
+ORDER BY u.username
+LIMIT sqlc.arg(max_rows);

@@ -56,7 +56,7 @@ type Config struct {
 	GapTimeout   time.Duration `env:"GAP_TIMEOUT" envDefault:"6s"`
 	DedupTTL     time.Duration `env:"DEDUP_TTL" envDefault:"24h"`
 	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT" envDefault:"10s"`
-	PresenceTTL  time.Duration `env:"PRESENCE_TTL" envDefault:"60s"`
+	PresenceTTL  time.Duration `env:"PRESENCE_TTL" envDefault:"30s"`
 }
 
 // Load reads the configuration from the environment.
@@ -77,6 +77,9 @@ func parse(opts env.Options) (Config, error) {
 	if c.ServerID == "" {
 		host, _ := os.Hostname()
 		c.ServerID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if c.PresenceTTL < time.Second {
+		return c, fmt.Errorf("config: PRESENCE_TTL must be at least 1s")
 	}
 	if c.SendRate <= 0 || c.SendBurst <= 0 || c.SendQueue <= 0 {
 		return c, fmt.Errorf("config: SEND_RATE, SEND_BURST and SEND_QUEUE must be positive")

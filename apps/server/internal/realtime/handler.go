@@ -74,6 +74,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
+	h.presence.post(presenceOp{user: user, up: true})
 	writerDone := make(chan struct{})
 	go func() { defer close(writerDone); c.writeLoop() }()
 	c.enqueue(protocol.Encode(protocol.Welcome{Type: protocol.TypeWelcome, User: user, Server: h.cfg.ServerID}))

@@ -25,6 +25,9 @@ type Store interface {
 	MessagesBefore(ctx context.Context, roomID string, before int64, limit int) ([]protocol.Message, error)
 	MessagesAfter(ctx context.Context, roomID string, after int64, limit int) ([]protocol.Message, error)
 	ReadStore
+	RoomMembers(ctx context.Context, roomID string, max int32) ([]protocol.User, error)
+	UserRooms(ctx context.Context, userID string) ([]string, error)
+	UserByID(ctx context.Context, userID string) (protocol.User, error)
 }
 
 // Producer appends a message to the durable log.
@@ -44,6 +47,7 @@ type Hub struct {
 	sub      *bus.Subscriber
 	members  *memberCache
 	reads    *readCoalescer
+	presence *presence
 
 	ctx    context.Context // ends at Close; parent of every goroutine's context
 	cancel context.CancelFunc
@@ -71,9 +75,11 @@ func NewHub(log *slog.Logger, cfg config.Config, st Store, rb *bus.Redis, p Prod
 		rooms:   make(map[string]*room), conns: make(map[*Conn]struct{}), buckets: make(map[string]*userBucket)}
 	h.reads = &readCoalescer{pending: make(map[memberKey]int64), store: st, log: log}
 	h.sub = bus.NewSubscriber(ctx, rb.Client(), rb.Keys(), h, log)
-	h.wg.Add(2)
+	h.presence = newPresence(h)
+	h.wg.Add(3)
 	go func() { defer h.wg.Done(); h.sub.Run(ctx) }()
 	go func() { defer h.wg.Done(); h.reads.run(ctx, time.Second) }()
+	go func() { defer h.wg.Done(); h.presence.run(ctx) }()
 	return h
 }
 
@@ -107,8 +113,8 @@ func (h *Hub) unregister(c *Conn) {
 		h.unsubscribe(c, room)
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if _, ok := h.conns[c]; !ok {
+		h.mu.Unlock()
 		return
 	}
 	delete(h.conns, c)
@@ -117,15 +123,21 @@ func (h *Hub) unregister(c *Conn) {
 			delete(h.buckets, c.user.ID)
 		}
 	}
+	h.mu.Unlock()
 	connections.Dec()
+	h.presence.post(presenceOp{user: c.user, up: false})
 }
 
 // control is a message of the cluster-wide control channel.
 type control struct {
-	Kind string `json:"kind"` // "member" or "token"
+	Kind string `json:"kind"` // "member", "token" or "presence"
 	Room string `json:"room,omitempty"`
 	User string `json:"user,omitempty"`
 	Hash string `json:"hash,omitempty"`
+	// Presence events: the user's name, state and rooms.
+	Name   string   `json:"name,omitempty"`
+	Online bool     `json:"online,omitempty"`
+	Rooms  []string `json:"rooms,omitempty"`
 }
 
 func (h *Hub) publishControl(ctx context.Context, c control) {
@@ -154,6 +166,8 @@ func (h *Hub) OnControl(payload []byte) {
 		return
 	}
 	switch c.Kind {
+	case "presence":
+		h.deliverPresence(c)
 	case "member":
 		h.members.invalidate(c.Room, c.User)
 		// A member who left must stop receiving the room at once.

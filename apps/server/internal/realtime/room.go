@@ -420,7 +420,12 @@ func (h *Hub) subscribe(ctx context.Context, c *Conn, roomID string, after *int6
 		}
 	}
 	last = max(last, cutoff)
-	subscribed := protocol.Encode(protocol.Subscribed{Type: protocol.TypeSubscribed, Room: roomID, LastSeq: cutoff, Recovered: recovered})
+	online, err := h.onlineMembers(ctx, roomID)
+	if err != nil {
+		h.log.Warn("presence snapshot failed", "room", roomID, "err", err)
+	}
+	subscribed := protocol.Encode(protocol.Subscribed{Type: protocol.TypeSubscribed, Room: roomID, LastSeq: cutoff,
+		Recovered: recovered, Online: online})
 	if err := c.enqueueWait(ctx, subscribed); err != nil {
 		h.unsubscribe(c, roomID)
 		return err

@@ -65,10 +65,19 @@ func (s *Server) DialRaw(t testing.TB, header http.Header) (*websocket.Conn, *ht
 // Dial connects, says hello with token and waits for welcome.
 func (s *Server) Dial(t testing.TB, token string) *WS {
 	t.Helper()
-	c, _, err := s.DialRaw(t, nil)
+	return DialURL(t, s.URL, token)
+}
+
+// DialURL is Dial for a server given by its base URL (one running in
+// another process, say).
+func DialURL(t testing.TB, base, token string) *WS {
+	t.Helper()
+	url := "ws" + strings.TrimPrefix(base, "http") + "/ws"
+	c, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
-		t.Fatalf("dial %s: %v", s.WSURL(), err)
+		t.Fatalf("dial %s: %v", url, err)
 	}
+	t.Cleanup(func() { _ = c.Close() })
 	w := Wrap(t, c)
 	w.Send(map[string]string{"type": "hello", "token": token})
 	if f := w.Next(); f.Type() != "welcome" {

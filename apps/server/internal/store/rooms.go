@@ -267,3 +267,53 @@ func (s *Store) PublicRooms(ctx context.Context, q string) ([]protocol.Room, err
 	}
 	return out, nil
 }
+
+// RoomMembers lists up to max members of a room.
+func (s *Store) RoomMembers(ctx context.Context, roomID string, max int32) ([]protocol.User, error) {
+	id, err := ParseID("room", roomID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q.ListMembersOfRoom(ctx, db.ListMembersOfRoomParams{RoomID: id, MaxRows: max})
+	if err != nil {
+		return nil, translate("room members", err)
+	}
+	out := make([]protocol.User, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, protocol.User{ID: r.ID.String(), Username: r.Username})
+	}
+	return out, nil
+}
+
+// UserRooms lists the ids of the rooms user is a member of.
+func (s *Store) UserRooms(ctx context.Context, userID string) ([]string, error) {
+	id, err := ParseID("user", userID)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := s.q.RoomIDsOfUser(ctx, id)
+	if err != nil {
+		return nil, translate("user rooms", err)
+	}
+	out := make([]string, len(ids))
+	for i, r := range ids {
+		out[i] = r.String()
+	}
+	return out, nil
+}
+
+// UserByID finds a user by id.
+func (s *Store) UserByID(ctx context.Context, userID string) (protocol.User, error) {
+	id, err := ParseID("user", userID)
+	if err != nil {
+		return protocol.User{}, err
+	}
+	u, err := s.q.GetUserByID(ctx, id)
+	if db.IsNotFound(err) {
+		return protocol.User{}, protocol.Errorf(protocol.CodeNotFound, "no such user")
+	}
+	if err != nil {
+		return protocol.User{}, translate("user by id", err)
+	}
+	return protocol.User{ID: u.ID.String(), Username: u.Username}, nil
+}
