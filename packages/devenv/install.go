@@ -8,11 +8,15 @@ import (
 	"os/exec"
 )
 
-// EnsureServers makes sure the PostgreSQL and Redis server binaries exist.
-// Running as root on a Debian/Ubuntu machine it installs the missing ones
-// with apt-get; otherwise it fails with the exact command to run.
-func EnsureServers(ctx context.Context, out io.Writer) error {
+// EnsureServers makes sure the PostgreSQL and Redis server binaries exist,
+// and with browser also Chromium (for the browser tests). Running as root on
+// a Debian/Ubuntu machine it installs the missing ones with apt-get;
+// otherwise it fails with the exact command to run.
+func EnsureServers(ctx context.Context, out io.Writer, browser bool) error {
 	var pkgs []string
+	if _, err := findBinary("chromium"); browser && err != nil {
+		pkgs = append(pkgs, "chromium")
+	}
 	if _, err := findBinary("initdb", pgBinDirs...); err != nil {
 		pkgs = append(pkgs, "postgresql")
 	}

@@ -26,6 +26,10 @@ const (
 	TypeError      = "error"
 	TypePong       = "pong"
 	TypeGoodbye    = "goodbye"
+	// TypeRoomAdded is an addition to the contract: I became a member of a
+	// room (a direct message started with me, or I was added to a private
+	// room), so a client can list it and subscribe without polling.
+	TypeRoomAdded = "room_added"
 )
 
 // WebSocket close codes of the contract.
@@ -174,10 +178,19 @@ type PresenceFrame struct {
 	Online bool   `json:"online"`
 }
 
+// RoomAdded says I became a member of Room.
+type RoomAdded struct {
+	Type string `json:"type"`
+	Room string `json:"room"`
+}
+
 // ErrorFrame reports a failed request; the connection stays open.
 type ErrorFrame struct {
-	Type    string `json:"type"`
-	Ref     string `json:"ref,omitempty"`
+	Type string `json:"type"`
+	Ref  string `json:"ref,omitempty"`
+	// Room names the room an error is about, when no request caused it (an
+	// addition to the contract).
+	Room    string `json:"room,omitempty"`
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
 }

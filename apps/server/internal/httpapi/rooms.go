@@ -134,10 +134,18 @@ func (a *API) direct(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	room, err := a.store.DirectRoom(r.Context(), UserFrom(r.Context()), name)
+	me := UserFrom(r.Context())
+	room, err := a.store.DirectRoom(r.Context(), me, name)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
+	}
+	if a.events != nil {
+		for _, m := range room.Members {
+			if m.ID != me.ID {
+				a.events.MembershipChanged(r.Context(), room.ID, m.ID)
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, roomBody{room})
 }

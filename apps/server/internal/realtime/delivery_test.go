@@ -236,3 +236,29 @@ func TestReplayBeyondLimitIsNotRecovered(t *testing.T) {
 		}
 	}
 }
+
+func TestRoomAddedFrame(t *testing.T) {
+	c := servertest.NewCluster(t)
+	s1 := c.Start(t, "s1")
+	s2 := c.Start(t, "s2")
+	_, aTok := s1.Signup(t, "alice")
+	_, bTok := s1.Signup(t, "bob")
+	bob := s2.Dial(t, bTok)
+	r := s1.Do(t, "POST", "/api/v1/dm", aTok, map[string]string{"username": "bob"})
+	var dm struct{ Room protocol.Room }
+	r.Decode(t, &dm)
+	if f := bob.NextOf("room_added"); f.Str("room") != dm.Room.ID {
+		t.Fatalf("room_added: %s", f.Raw)
+	}
+	priv := s1.CreateRoom(t, aTok, "secret", protocol.Private)
+	s1.Do(t, "POST", "/api/v1/rooms/"+priv.ID+"/members", aTok, map[string]string{"username": "bob"})
+	if f := bob.NextOf("room_added"); f.Str("room") != priv.ID {
+		t.Fatalf("room_added: %s", f.Raw)
+	}
+	// Removed from the room while subscribed: told, and no longer fed.
+	bob.Subscribe(priv.ID, nil)
+	s1.Do(t, "POST", "/api/v1/rooms/"+priv.ID+"/leave", bTok, nil)
+	if f := bob.NextOf("error"); f.Str("room") != priv.ID || f.Str("code") != "not_found" {
+		t.Fatalf("after leaving: %s", f.Raw)
+	}
+}

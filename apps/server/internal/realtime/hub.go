@@ -170,16 +170,17 @@ func (h *Hub) OnControl(payload []byte) {
 		h.deliverPresence(c)
 	case "member":
 		h.members.invalidate(c.Room, c.User)
-		// A member who left must stop receiving the room at once.
+		// A member who left must stop receiving the room at once; a member
+		// who was added is told, so the client can list and subscribe it.
 		h.mu.Lock()
-		var affected []*Conn
+		var conns []*Conn
 		for conn := range h.conns {
-			if conn.user.ID == c.User && conn.subscribed(c.Room) {
-				affected = append(affected, conn)
+			if conn.user.ID == c.User {
+				conns = append(conns, conn)
 			}
 		}
 		h.mu.Unlock()
-		if len(affected) == 0 {
+		if len(conns) == 0 {
 			return
 		}
 		h.wg.Add(1)
@@ -187,14 +188,24 @@ func (h *Hub) OnControl(payload []byte) {
 			defer h.wg.Done()
 			ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
 			defer cancel()
-			err := h.authorize(ctx, c.Room, affected[0].user)
-			if code := protocol.ErrorCode(err); err == nil || (code != protocol.CodeForbidden && code != protocol.CodeNotFound) {
-				return
-			}
-			for _, conn := range affected {
-				h.unsubscribe(conn, c.Room)
-				conn.enqueue(protocol.Encode(protocol.ErrorFrame{Type: protocol.TypeError, Code: protocol.ErrorCode(err),
-					Message: "you are no longer a member of room " + c.Room}))
+			err := h.authorize(ctx, c.Room, conns[0].user)
+			code := protocol.ErrorCode(err)
+			switch {
+			case err == nil:
+				added := protocol.Encode(protocol.RoomAdded{Type: protocol.TypeRoomAdded, Room: c.Room})
+				for _, conn := range conns {
+					if !conn.subscribed(c.Room) {
+						conn.enqueue(added)
+					}
+				}
+			case code == protocol.CodeForbidden || code == protocol.CodeNotFound:
+				for _, conn := range conns {
+					if conn.subscribed(c.Room) {
+						h.unsubscribe(conn, c.Room)
+						conn.enqueue(protocol.Encode(protocol.ErrorFrame{Type: protocol.TypeError, Code: code, Room: c.Room,
+							Message: "you are no longer a member of room " + c.Room}))
+					}
+				}
 			}
 		}()
 	case "token":

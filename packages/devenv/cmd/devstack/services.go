@@ -26,6 +26,7 @@ type serviceOptions struct {
 	persistent                   bool   // keep data across runs (dev) or throw it away (test)
 	pgPort, redisPort, kafkaPort int
 	dbName                       string
+	browser                      bool // also make sure Chromium is installed
 }
 
 // startServices starts PostgreSQL, Redis and Kafka, except those given by
@@ -37,8 +38,8 @@ func startServices(ctx context.Context, log *slog.Logger, o serviceOptions) (s *
 			s.stop(log)
 		}
 	}()
-	if s.dbURL == "" || s.redisURL == "" {
-		if err := devenv.EnsureServers(ctx, os.Stderr); err != nil {
+	if s.dbURL == "" || s.redisURL == "" || o.browser {
+		if err := devenv.EnsureServers(ctx, os.Stderr, o.browser); err != nil {
 			return s, err
 		}
 	}

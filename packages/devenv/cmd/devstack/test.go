@@ -34,7 +34,7 @@ func runTest(ctx context.Context, log *slog.Logger, args []string) (int, error) 
 			return 1, err
 		}
 	}
-	s, err := startServices(ctx, log, serviceOptions{dir: dir, pgPort: ports[0], redisPort: ports[1], kafkaPort: ports[2], dbName: "rookery_test"})
+	s, err := startServices(ctx, log, serviceOptions{dir: dir, pgPort: ports[0], redisPort: ports[1], kafkaPort: ports[2], dbName: "rookery_test", browser: true})
 	if err != nil {
 		return 1, err
 	}

@@ -1,0 +1,272 @@
+// The chat controller: keeps State in step with the servers. It subscribes
+// every room, resumes with after_seq after a reconnect, fills gaps from
+// history, and sends messages with refs that make retries safe.
+
+import { Api } from './api.js';
+import { ChatSocket } from './socket.js';
+import { State } from './state.js';
+
+const PAGE = 50;
+const TYPING_EVERY = 2000;
+const TYPING_SHOWN = 4000;
+
+function newRef() {
+  const a = new Uint8Array(16);
+  crypto.getRandomValues(a);
+  return Array.from(a, (b) => b.toString(36).padStart(2, '0')).join('').slice(0, 24);
+}
+
+export class Chat {
+  constructor(servers, session, onLogout) {
+    this.api = new Api(servers[0].url, session.token);
+    this.state = new State(session.user);
+    this.socket = new ChatSocket(servers, session.token);
+    this.onLogout = onLogout;
+    this.lastTyping = 0;
+    this.socket.addEventListener('status', (e) => { this.state.conn = e.detail; this.state.changed('conn'); });
+    this.socket.addEventListener('open', () => this.resume());
+    this.socket.addEventListener('frame', (e) => this.onFrame(e.detail));
+    this.socket.addEventListener('unauthorized', () => this.onLogout());
+    this.sweeper = setInterval(() => this.expireTyping(), 1000);
+  }
+
+  async start() {
+    this.socket.start();
+  }
+
+  stop() {
+    clearInterval(this.sweeper);
+    this.socket.stop();
+  }
+
+  // resume runs after every (re)connect: refresh the rooms, subscribe each
+  // from the last seq we know, and resend what was never acknowledged.
+  async resume() {
+    this.api.base = this.socket.base;
+    try {
+      const { rooms } = await this.api.rooms();
+      this.state.setRooms(rooms);
+      const active = this.state.active && this.state.rooms.get(this.state.active);
+      if (active) active.unread = 0; // on screen: read as it arrives
+    } catch (e) {
+      if (e.status === 401) { this.onLogout(); return; }
+    }
+    for (const id of this.state.rooms.keys()) this.subscribe(id);
+    for (const p of this.state.pending.values()) {
+      if (p.status === 'pending') this.socket.send({ type: 'send', room: p.room, ref: p.ref, body: p.body });
+    }
+    if (this.state.active && !this.state.roomMsgs(this.state.active).loaded) this.loadLatest(this.state.active);
+  }
+
+  subscribe(id) {
+    const after = this.state.resumeSeq(id);
+    const frame = { type: 'subscribe', room: id };
+    if (after > 0) frame.after_seq = after;
+    this.socket.send(frame);
+  }
+
+  onFrame(f) {
+    const s = this.state;
+    switch (f.type) {
+      case 'message': {
+        const { type, ...msg } = f;
+        const room = s.rooms.get(msg.room);
+        // Messages up to the room's last_seq from the rooms list are already
+        // in its unread count; only newer ones add to it.
+        const fresh = room && msg.seq > (room.last_seq || 0);
+        const added = s.addMessages(msg.room, [msg]);
+        if (added && s.active === msg.room && document.visibilityState === 'visible') {
+          room.unread = 0;
+          this.markRead(msg.room);
+        } else if (added && fresh && msg.sender.id !== s.user.id) {
+          room.unread = (room.unread || 0) + 1;
+        }
+        s.changed({ room: msg.room, kind: 'message' });
+        s.changed('rooms');
+        break;
+      }
+      case 'subscribed': {
+        const room = s.rooms.get(f.room);
+        if (room && f.last_seq > (room.last_seq || 0)) room.last_seq = f.last_seq;
+        // From here on the live stream follows: resume after this point.
+        if (f.recovered || !s.seen.has(f.room)) s.saw(f.room, f.last_seq);
+        for (const u of f.online || []) s.online.add(u.id);
+        if (!f.recovered) this.fillGap(f.room);
+        s.changed('rooms');
+        s.changed('presence');
+        break;
+      }
+      case 'ack': {
+        const p = s.pending.get(f.ref);
+        if (p) {
+          s.pending.delete(f.ref);
+          s.addMessages(f.room, [{ id: f.id, room: f.room, seq: f.seq, sender: s.user, body: p.body, ts: f.ts, ref: f.ref }]);
+        }
+        s.changed({ room: f.room, kind: 'message' });
+        break;
+      }
+      case 'error': {
+        const p = f.ref && s.pending.get(f.ref);
+        if (p) {
+          p.status = 'failed';
+          p.error = f.message;
+          s.changed({ room: p.room, kind: 'pending' });
+        } else {
+          s.notice = f.message;
+          s.changed('notice');
+        }
+        break;
+      }
+      case 'typing': {
+        if (f.user.id === s.user.id) break;
+        if (!s.typing.has(f.room)) s.typing.set(f.room, new Map());
+        s.typing.get(f.room).set(f.user.id, { name: f.user.username, until: Date.now() + TYPING_SHOWN });
+        s.changed('typing');
+        break;
+      }
+      case 'read': {
+        const room = s.rooms.get(f.room);
+        if (room && f.user.id === s.user.id && f.seq >= (room.last_seq || 0)) {
+          room.unread = 0; // read in another tab or device
+          s.changed('rooms');
+        }
+        break;
+      }
+      case 'room_added': {
+        // Someone started a direct message with me or added me to a room.
+        this.refreshRooms().then(() => this.subscribe(f.room)).catch(() => {});
+        break;
+      }
+      case 'presence': {
+        if (f.online) s.online.add(f.user.id); else s.online.delete(f.user.id);
+        s.changed('presence');
+        break;
+      }
+      default:
+    }
+  }
+
+  expireTyping() {
+    const now = Date.now();
+    let any = false;
+    for (const m of this.state.typing.values()) {
+      for (const [id, t] of m) if (t.until < now) { m.delete(id); any = true; }
+    }
+    if (any) this.state.changed('typing');
+  }
+
+  // fillGap loads what the replay could not carry, for loaded rooms; other
+  // rooms just refresh their unread counts.
+  async fillGap(id) {
+    const m = this.state.roomMsgs(id);
+    if (!m.loaded) {
+      try { this.state.setRooms((await this.api.rooms()).rooms); } catch { /* next resume */ }
+      return;
+    }
+    let after = m.list.length ? m.list[m.list.length - 1].seq : 0;
+    for (;;) {
+      const page = await this.api.history(id, { after_seq: after, limit: 200 });
+      this.state.addMessages(id, page.messages);
+      if (!page.has_more || page.messages.length === 0) break;
+      after = page.messages[page.messages.length - 1].seq;
+    }
+    this.state.changed({ room: id, kind: 'message' });
+  }
+
+  async loadLatest(id) {
+    const m = this.state.roomMsgs(id);
+    const page = await this.api.history(id, { limit: PAGE });
+    this.state.addMessages(id, page.messages);
+    m.loaded = true;
+    m.hasMore = page.has_more;
+    this.state.changed({ room: id, kind: 'message' });
+  }
+
+  async loadOlder(id) {
+    const m = this.state.roomMsgs(id);
+    if (m.loadingOlder || !m.hasMore || !m.list.length) return;
+    m.loadingOlder = true;
+    try {
+      const page = await this.api.history(id, { before_seq: m.list[0].seq, limit: PAGE });
+      this.state.addMessages(id, page.messages);
+      m.hasMore = page.has_more;
+      this.state.changed({ room: id, kind: 'older' });
+    } finally {
+      m.loadingOlder = false;
+    }
+  }
+
+  async open(id) {
+    this.state.active = id;
+    const room = this.state.rooms.get(id);
+    if (room) room.unread = 0;
+    this.state.changed('active');
+    this.state.changed('rooms');
+    if (!this.state.roomMsgs(id).loaded) await this.loadLatest(id);
+    this.markRead(id);
+  }
+
+  markRead(id) {
+    const seq = this.state.lastSeq(id);
+    if (seq > 0) this.socket.send({ type: 'read', room: id, seq });
+  }
+
+  send(roomId, body) {
+    const text = body.trim();
+    if (!text) return;
+    const p = { ref: newRef(), room: roomId, body: text, status: 'pending' };
+    this.state.pending.set(p.ref, p);
+    this.socket.send({ type: 'send', room: roomId, ref: p.ref, body: text });
+    this.state.changed({ room: roomId, kind: 'pending' });
+  }
+
+  // retry resends a failed message with its original ref: if the first try
+  // did reach the server, the answer is the original ack, not a duplicate.
+  retry(ref) {
+    const p = this.state.pending.get(ref);
+    if (!p) return;
+    p.status = 'pending';
+    p.error = '';
+    this.socket.send({ type: 'send', room: p.room, ref: p.ref, body: p.body });
+    this.state.changed({ room: p.room, kind: 'pending' });
+  }
+
+  typing(roomId) {
+    const now = Date.now();
+    if (now - this.lastTyping < TYPING_EVERY) return;
+    this.lastTyping = now;
+    this.socket.send({ type: 'typing', room: roomId });
+  }
+
+  async refreshRooms() {
+    this.state.setRooms((await this.api.rooms()).rooms);
+  }
+
+  async addRoom(room) {
+    await this.refreshRooms();
+    this.subscribe(room.id);
+    await this.open(room.id);
+  }
+
+  async createRoom(name, visibility) { await this.addRoom((await this.api.createRoom(name, visibility)).room); }
+  async join(id) { await this.addRoom((await this.api.join(id)).room); }
+  async dm(username) { await this.addRoom((await this.api.dm(username)).room); }
+
+  async addMember(id, username) {
+    await this.api.addMember(id, username);
+    await this.refreshRooms();
+  }
+
+  async leave(id) {
+    await this.api.leave(id);
+    this.socket.send({ type: 'unsubscribe', room: id });
+    if (this.state.active === id) this.state.active = null;
+    await this.refreshRooms();
+    this.state.changed('active');
+  }
+
+  async logout() {
+    try { await this.api.logout(); } catch { /* the token goes anyway */ }
+    this.onLogout();
+  }
+}

@@ -1,0 +1,89 @@
+// Boot: find the servers, restore the session (or ask for one), then run
+// the chat until logout.
+
+import { loadServers } from './config.js';
+import { Chat } from './chat.js';
+import { showAuth, tryServers } from './views/auth.js';
+import { renderSidebar, renderStatus } from './views/sidebar.js';
+import { renderHeader, renderMessages, renderTyping, wireConversation } from './views/conversation.js';
+import { addMemberDialog, browseDialog, dmDialog, newRoomDialog } from './views/dialogs.js';
+
+const $ = (id) => document.getElementById(id);
+const SESSION = 'rookery.session';
+
+function applyTheme() {
+  const t = localStorage.getItem('rookery.theme');
+  if (t) document.documentElement.dataset.theme = t; else delete document.documentElement.dataset.theme;
+}
+
+function loadSession() {
+  try { return JSON.parse(localStorage.getItem(SESSION)); } catch { return null; }
+}
+
+async function main() {
+  applyTheme();
+  const servers = await loadServers();
+  let session = loadSession();
+  if (session) {
+    try {
+      await tryServers(servers, (api) => { api.token = session.token; return api.me(); });
+    } catch (e) {
+      if (e.status === 401) session = null; // expired or logged out elsewhere
+    }
+  }
+  if (!session) {
+    session = await showAuth(servers);
+    localStorage.setItem(SESSION, JSON.stringify(session));
+  }
+  run(servers, session);
+}
+
+function run(servers, session) {
+  const logout = () => {
+    chat.stop();
+    localStorage.removeItem(SESSION);
+    location.reload();
+  };
+  const chat = new Chat(servers, session, logout);
+  window.rookery = chat; // for debugging and the browser tests
+  $('chat-view').hidden = false;
+  $('auth-view').hidden = true;
+
+  chat.state.addEventListener('change', (ev) => {
+    const what = ev.detail;
+    if (what === 'rooms' || what === 'presence' || what === 'active') renderSidebar(chat);
+    if (what === 'conn') renderStatus(chat);
+    if (what === 'typing' || what === 'active') renderTyping(chat);
+    if (what === 'active' || what === 'presence' || what === 'rooms') renderHeader(chat);
+    if (what === 'active') renderMessages(chat, 'open');
+    if (typeof what === 'object' && what.room === chat.state.active) renderMessages(chat, what.kind);
+    if (what === 'notice') {
+      $('status').textContent = chat.state.notice;
+    }
+  });
+  wireConversation(chat);
+  $('new-room-btn').onclick = () => newRoomDialog(chat);
+  $('browse-btn').onclick = () => browseDialog(chat);
+  $('new-dm-btn').onclick = () => dmDialog(chat);
+  $('add-member-btn').onclick = () => addMemberDialog(chat);
+  $('leave-btn').onclick = () => chat.leave(chat.state.active);
+  $('logout-btn').onclick = () => chat.logout();
+  $('theme-btn').onclick = () => {
+    const dark = getComputedStyle(document.documentElement).getPropertyValue('--bg').trim() !== '#ffffff';
+    localStorage.setItem('rookery.theme', dark ? 'light' : 'dark');
+    applyTheme();
+  };
+  $('menu-btn').onclick = () => $('chat-view').classList.toggle('show-sidebar');
+  $('room-list').addEventListener('click', () => $('chat-view').classList.remove('show-sidebar'));
+  $('dm-list').addEventListener('click', () => $('chat-view').classList.remove('show-sidebar'));
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && chat.state.active) chat.markRead(chat.state.active);
+  });
+  renderSidebar(chat);
+  renderHeader(chat);
+  chat.start();
+}
+
+main().catch((e) => {
+  document.body.textContent = `Rookery could not start: ${e.message}`;
+});
