@@ -17,6 +17,8 @@ type Config struct {
 	ServerID  string `env:"SERVER_ID"`
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
+	// Pprof serves /debug/pprof: for profiling on a trusted network only.
+	Pprof bool `env:"PPROF" envDefault:"false"`
 
 	DatabaseURL       string        `env:"DATABASE_URL,required"`
 	DBMaxConns        int32         `env:"DB_MAX_CONNS" envDefault:"20"`
@@ -46,10 +48,11 @@ type Config struct {
 	// Real-time.
 	SendRate     float64       `env:"SEND_RATE" envDefault:"20"`
 	SendBurst    int           `env:"SEND_BURST" envDefault:"40"`
-	SendQueue    int           `env:"SEND_QUEUE" envDefault:"256"`
+	SendQueue    int           `env:"SEND_QUEUE" envDefault:"128"`
 	HelloTimeout time.Duration `env:"HELLO_TIMEOUT" envDefault:"10s"`
 	PingInterval time.Duration `env:"PING_INTERVAL" envDefault:"25s"`
 	WriteTimeout time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
+	WriteDelay   time.Duration `env:"WS_WRITE_DELAY" envDefault:"10ms"`
 	RecentMax    int64         `env:"RECENT_MAX" envDefault:"500"`
 	RecentTTL    time.Duration `env:"RECENT_TTL" envDefault:"24h"`
 	ReplayMax    int           `env:"REPLAY_MAX" envDefault:"1000"`

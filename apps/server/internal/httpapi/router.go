@@ -108,6 +108,9 @@ func NewRouter(d Deps) http.Handler {
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	r.Get("/readyz", a.ready)
 	r.Handle("/metrics", promhttp.Handler())
+	if d.Config.Pprof {
+		r.Mount("/debug", middleware.Profiler())
+	}
 	if d.WebSocket != nil {
 		r.Handle("/ws", d.WebSocket)
 	}

@@ -164,7 +164,7 @@ func TestSendRateLimit(t *testing.T) {
 // once its queue is full, while the others keep receiving everything.
 func TestSlowConsumerIsClosed(t *testing.T) {
 	c := servertest.NewCluster(t)
-	s := c.Start(t, "s1", "SEND_QUEUE", "16", "WRITE_TIMEOUT", "60s")
+	s := c.Start(t, "s1", "SEND_QUEUE", "64", "WRITE_TIMEOUT", "60s")
 	_, aTok := s.Signup(t, "alice")
 	_, bTok := s.Signup(t, "bob")
 	room := s.CreateRoom(t, aTok, "r", protocol.Public)

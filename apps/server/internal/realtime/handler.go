@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -13,6 +14,8 @@ import (
 	"github.com/rookery-chat/rookery/apps/server/internal/auth"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
+
+var writeBufferPool = &sync.Pool{}
 
 // checkOrigin allows same-origin pages, the configured origins, and clients
 // that send no Origin at all (not browsers, so not a cross-site risk).
@@ -39,8 +42,12 @@ func (h *Hub) checkOrigin(r *http.Request) bool {
 // ServeHTTP upgrades GET /ws and runs the connection until it ends.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	up := websocket.Upgrader{
-		ReadBufferSize:  4096,
-		WriteBufferSize: 4096,
+		// Small read buffers (frames are small; bigger ones are read in
+		// parts) and pooled write buffers, held only while gorilla writes a
+		// control frame: an idle connection should cost little.
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+		WriteBufferPool: writeBufferPool,
 		CheckOrigin:     h.checkOrigin,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			http.Error(w, `{"error":{"code":"forbidden","message":"`+reason.Error()+`"}}`, status)
@@ -57,8 +64,18 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade answered the client
 	}
 	ws.SetReadLimit(protocol.FrameMaxBytes)
-	c := &Conn{hub: h, ws: ws, out: make(chan []byte, h.cfg.SendQueue), quit: make(chan struct{}),
-		done: make(chan struct{}), subs: make(map[string]*sub)}
+	c := &Conn{hub: h, ws: ws, out: make(chan []byte, h.cfg.SendQueue), pongs: make(chan []byte, 1),
+		quit: make(chan struct{}), done: make(chan struct{}), subs: make(map[string]*sub)}
+	// gorilla answers pings from the reader goroutine by default; only the
+	// writer may write, so hand the answer over (dropping it if one is
+	// already waiting: a pong answers the latest ping).
+	ws.SetPingHandler(func(data string) error {
+		select {
+		case c.pongs <- []byte(data):
+		default:
+		}
+		return nil
+	})
 	defer close(c.done)
 
 	user, hash, code := h.hello(r.Context(), ws)

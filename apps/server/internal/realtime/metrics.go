@@ -14,6 +14,10 @@ var (
 		Name: "rookery_messages_sent_total", Help: "Messages acknowledged to their senders."})
 	messagesFanout = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "rookery_messages_fanout_total", Help: "Messages delivered to a room's local subscribers (once per room)."})
+	framesOut = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "rookery_ws_frames_out_total", Help: "Frames written to clients."})
+	writeBatches = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "rookery_ws_write_batches_total", Help: "Batched writes (system calls) to clients; frames_out / write_batches is the batching factor."})
 	slowClosed = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "rookery_ws_slow_closed_total", Help: "Connections closed with 4408 for falling behind."})
 	rateLimited = promauto.NewCounter(prometheus.CounterOpts{

@@ -76,6 +76,11 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	webURL := fmt.Sprintf("http://localhost:%d", webPort)
 	serverURLs := []string{fmt.Sprintf("http://localhost:%d", server1), fmt.Sprintf("http://localhost:%d", server2)}
 	origins := fmt.Sprintf("ALLOWED_ORIGINS=%s,http://127.0.0.1:%d", webURL, webPort)
+	// On one machine every client comes from 127.0.0.1: per-address limits
+	// sized for the internet would stop the load generator.
+	common = append(common, "SIGNUP_LIMIT_PER_ADDR=100000", "LOGIN_LIMIT_PER_ADDR=100000")
+	// Profiling on loopback, for `loadgen` runs.
+	common = append(common, "PPROF=true")
 	apps := []*app{
 		{name: "server-1", bin: "server", port: server1, env: append([]string{"SERVER_ID=server-1", origins}, common...)},
 		{name: "server-2", bin: "server", port: server2, env: append([]string{"SERVER_ID=server-2", origins}, common...)},

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// FanoutResult is the outcome of a fanout run.
+type FanoutResult struct {
+	Scenario       string      `json:"scenario"`
+	Subscribers    int         `json:"subscribers"`
+	Publishers     int         `json:"publishers"`
+	Rate           float64     `json:"rate_msgs_per_s"`
+	Duration       float64     `json:"duration_s"`
+	Sent           int64       `json:"sent"`
+	Acked          int64       `json:"acked"`
+	SendErrors     int64       `json:"send_errors"`
+	Expected       int64       `json:"expected_deliveries"`
+	Delivered      int64       `json:"delivered"`
+	DeliveryRatio  float64     `json:"delivery_ratio"`
+	DeliveriesPerS float64     `json:"deliveries_per_s"`
+	Latency        Percentiles `json:"latency"`
+	AckLatency     Percentiles `json:"ack_latency"`
+	Servers        []procStat  `json:"servers,omitempty"`
+	CPUPerDelivery float64     `json:"server_cpu_us_per_delivery,omitempty"`
+	Closed         int64       `json:"subscribers_closed"`
+}
+
+type fanoutOpts struct {
+	servers    []string
+	subs, pubs int
+	rate       float64
+	dur        time.Duration
+	pids       []int
+}
+
+// latencySampler keeps every k-th latency, bounded, so that a 200k/s run
+// does not keep millions of samples.
+type latencySampler struct {
+	mu    sync.Mutex
+	every int64
+	n     int64
+	d     []time.Duration
+}
+
+func (l *latencySampler) add(d time.Duration) {
+	l.mu.Lock()
+	l.n++
+	if l.n%l.every == 0 && len(l.d) < 2_000_000 {
+		l.d = append(l.d, d)
+	}
+	l.mu.Unlock()
+}
+
+var bodyMark = []byte(`"body":"lg `)
+
+// sentAt reads the send time out of a message frame without decoding it:
+// the body is "lg <unix nanos> <n>".
+func sentAt(frame []byte) (int64, bool) {
+	i := bytes.Index(frame, bodyMark)
+	if i < 0 {
+		return 0, false
+	}
+	rest := frame[i+len(bodyMark):]
+	j := bytes.IndexByte(rest, ' ')
+	if j < 0 {
+		return 0, false
+	}
+	ns, err := strconv.ParseInt(string(rest[:j]), 10, 64)
+	return ns, err == nil
+}
+
+func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
+	res := FanoutResult{Scenario: "fanout", Subscribers: o.subs, Publishers: o.pubs, Rate: o.rate, Duration: o.dur.Seconds()}
+	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	owner, err := account(ctx, o.servers[0], "lg-owner-"+tag)
+	if err != nil {
+		return res, err
+	}
+	room, err := createRoom(ctx, o.servers[0], owner.Token, "fanout-"+tag)
+	if err != nil {
+		return res, err
+	}
+	// Subscribers share a few accounts: a user may hold many connections.
+	const subUsers = 10
+	var subTokens []string
+	for i := 0; i < subUsers; i++ {
+		s, err := account(ctx, o.servers[i%len(o.servers)], fmt.Sprintf("lg-s%d-%s", i, tag))
+		if err != nil {
+			return res, err
+		}
+		if err := join(ctx, o.servers[0], s.Token, room.ID); err != nil {
+			return res, err
+		}
+		subTokens = append(subTokens, s.Token)
+	}
+	var pubTokens []string
+	for i := 0; i < o.pubs; i++ {
+		s, err := account(ctx, o.servers[i%len(o.servers)], fmt.Sprintf("lg-p%d-%s", i, tag))
+		if err != nil {
+			return res, err
+		}
+		if err := join(ctx, o.servers[0], s.Token, room.ID); err != nil {
+			return res, err
+		}
+		pubTokens = append(pubTokens, s.Token)
+	}
+
+	lat := &latencySampler{every: max(1, int64(o.rate*float64(o.subs)/20000))}
+	var delivered, closed atomic.Int64
+	conns := make([]*websocket.Conn, o.subs)
+	var wg sync.WaitGroup
+	errc := make(chan error, o.subs)
+	sem := make(chan struct{}, 50)
+	for i := 0; i < o.subs; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := dial(ctx, o.servers[i%len(o.servers)], subTokens[i%subUsers])
+			if err == nil {
+				err = subscribe(c, room.ID)
+			}
+			if err != nil {
+				errc <- err
+				return
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return res, fmt.Errorf("connect subscribers: %w", err)
+	default:
+	}
+	var readers sync.WaitGroup
+	for _, c := range conns {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				_, data, err := c.ReadMessage()
+				if err != nil {
+					if ce, ok := err.(*websocket.CloseError); ok && ce.Code != websocket.CloseNormalClosure {
+						closed.Add(1)
+					}
+					return
+				}
+				if ns, ok := sentAt(data); ok {
+					delivered.Add(1)
+					lat.add(time.Duration(time.Now().UnixNano() - ns))
+				}
+			}
+		}()
+	}
+
+	cpu := procDelta(o.pids)
+	start := time.Now()
+	var sent, acked, sendErrs atomic.Int64
+	ackLat := &latencySampler{every: 1}
+	var pubs sync.WaitGroup
+	for p := 0; p < o.pubs; p++ {
+		c, err := dial(ctx, o.servers[p%len(o.servers)], pubTokens[p])
+		if err != nil {
+			return res, err
+		}
+		pending := sync.Map{}
+		pubs.Add(2)
+		go func() { // acks
+			defer pubs.Done()
+			for {
+				_, data, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				if bytes.Contains(data, []byte(`"type":"ack"`)) || bytes.Contains(data, []byte(`"type":"error"`)) {
+					i := bytes.Index(data, []byte(`"ref":"`))
+					if i < 0 {
+						continue
+					}
+					ref := data[i+7:]
+					ref = ref[:bytes.IndexByte(ref, '"')]
+					if t, ok := pending.LoadAndDelete(string(ref)); ok {
+						if bytes.Contains(data, []byte(`"type":"ack"`)) {
+							acked.Add(1)
+							ackLat.add(time.Since(t.(time.Time)))
+						} else {
+							sendErrs.Add(1)
+						}
+					}
+				}
+			}
+		}()
+		go func() { // open loop: sends on schedule whatever the acks do
+			defer pubs.Done()
+			interval := time.Duration(float64(time.Second) * float64(o.pubs) / o.rate)
+			next := time.Now().Add(time.Duration(p) * interval / time.Duration(o.pubs))
+			for n := 0; time.Since(start) < o.dur; n++ {
+				time.Sleep(time.Until(next)) // open-loop schedule, not synchronisation
+				next = next.Add(interval)
+				ref := fmt.Sprintf("p%d-%d", p, n)
+				now := time.Now()
+				pending.Store(ref, now)
+				body := fmt.Sprintf("lg %d %d", now.UnixNano(), n)
+				if err := c.WriteJSON(map[string]string{"type": "send", "room": room.ID, "ref": ref, "body": body}); err != nil {
+					sendErrs.Add(1)
+					return
+				}
+				sent.Add(1)
+			}
+			// Wait for the last acks, then close.
+			deadline := time.Now().Add(10 * time.Second)
+			for time.Now().Before(deadline) {
+				empty := true
+				pending.Range(func(_, _ any) bool { empty = false; return false })
+				if empty {
+					break
+				}
+				time.Sleep(20 * time.Millisecond) // bounded wait for stragglers
+			}
+			c.Close()
+		}()
+	}
+	pubs.Wait()
+	elapsed := time.Since(start)
+	res.Sent, res.Acked, res.SendErrors = sent.Load(), acked.Load(), sendErrs.Load()
+	res.Expected = res.Acked * int64(o.subs)
+	deadline := time.Now().Add(10 * time.Second)
+	for delivered.Load() < res.Expected && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // bounded wait for the last deliveries
+	}
+	res.Servers = cpu()
+	for _, c := range conns {
+		c.Close()
+	}
+	readers.Wait()
+	res.Delivered = delivered.Load()
+	res.Closed = closed.Load()
+	if res.Expected > 0 {
+		res.DeliveryRatio = float64(res.Delivered) / float64(res.Expected)
+	}
+	res.DeliveriesPerS = float64(res.Delivered) / elapsed.Seconds()
+	res.Latency = percentiles(lat.d)
+	res.AckLatency = percentiles(ackLat.d)
+	var cpuSecs float64
+	for _, s := range res.Servers {
+		cpuSecs += s.CPUSecs
+	}
+	if res.Delivered > 0 && len(res.Servers) > 0 {
+		res.CPUPerDelivery = cpuSecs * 1e6 / float64(res.Delivered)
+	}
+	return res, nil
+}

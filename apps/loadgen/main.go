@@ -1,0 +1,127 @@
+// Command loadgen measures a running chat cluster the way its users load
+// it, speaking only the public contract (plus, for `persist`, Kafka and
+// PostgreSQL directly). Every run is bounded in count and time, prints one
+// JSON line of results and a short table.
+//
+//	loadgen fanout  -servers URL,URL -c 1000 -p 20 -rate 50 -d 20s [-pids PID,PID]
+//	loadgen rooms   -servers URL,URL -c 100 -rooms 100 -rate 1000 -d 20s
+//	loadgen idle    -servers URL,URL -c 5000 -pids PID,PID
+//	loadgen persist -db URL -brokers HOST:PORT -persister PATH -n 200000
+//	loadgen bench   [-runs 3]   the standard set against `go tool task dev`
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func splitComma(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func pidList(s string) []int {
+	var out []int
+	for _, p := range splitComma(s) {
+		if n, err := strconv.Atoi(p); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: loadgen fanout|rooms|idle|persist [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1], os.Args[2:]); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, scenario string, args []string) error {
+	fs := flag.NewFlagSet(scenario, flag.ExitOnError)
+	servers := fs.String("servers", os.Getenv("SERVER_URLS"), "chat servers' base URLs, comma-separated")
+	pids := fs.String("pids", "", "server PIDs for CPU and RSS, comma-separated")
+	c := fs.Int("c", 1000, "clients (subscribers, connections)")
+	p := fs.Int("p", 20, "publishers (fanout)")
+	rooms := fs.Int("rooms", 100, "rooms (rooms)")
+	rate := fs.Float64("rate", 50, "messages per second in total")
+	dur := fs.Duration("d", 20*time.Second, "duration of sending")
+	dbURL := fs.String("db", os.Getenv("DATABASE_URL"), "PostgreSQL URL (persist)")
+	brokers := fs.String("brokers", os.Getenv("KAFKA_BROKERS"), "Kafka brokers (persist)")
+	bin := fs.String("persister", ".data/bin/persister", "persister binary (persist)")
+	n := fs.Int("n", 200000, "messages (persist)")
+	baseline := fs.Int("baseline", 20000, "rows for the one-INSERT-per-row baseline (persist)")
+	runs := fs.Int("runs", 1, "repetitions (bench); the table shows medians")
+	envPath := fs.String("env", ".data/dev.env", "the local cluster's env file (bench)")
+	_ = fs.Parse(args)
+	if *dur > 5*time.Minute {
+		return fmt.Errorf("-d is capped at 5m")
+	}
+	ctx, cancel := context.WithTimeout(ctx, *dur+time.Duration(*runs)*10*time.Minute)
+	defer cancel()
+	if scenario == "bench" {
+		return runBench(ctx, *envPath, *runs)
+	}
+	srv := splitComma(*servers)
+	if scenario != "persist" && len(srv) == 0 {
+		return fmt.Errorf("no servers: give -servers or SERVER_URLS")
+	}
+	var res any
+	var err error
+	switch scenario {
+	case "fanout":
+		res, err = runFanout(ctx, fanoutOpts{servers: srv, subs: *c, pubs: *p, rate: *rate, dur: *dur, pids: pidList(*pids)})
+	case "rooms":
+		res, err = runRooms(ctx, srv, *c, *rooms, *rate, *dur, pidList(*pids))
+	case "idle":
+		res, err = runIdle(ctx, srv, *c, pidList(*pids))
+	case "persist":
+		res, err = runPersist(ctx, persistOpts{dbURL: *dbURL, brokers: *brokers, bin: *bin, n: *n, baseline: *baseline})
+	default:
+		return fmt.Errorf("unknown scenario %q", scenario)
+	}
+	if err != nil {
+		return err
+	}
+	line, _ := json.Marshal(res)
+	fmt.Println(string(line))
+	printTable(res)
+	return nil
+}
+
+func printTable(res any) {
+	switch r := res.(type) {
+	case FanoutResult:
+		fmt.Printf("fanout  C=%d P=%d R=%.0f/s %.0fs | acked %d/%d, delivered %d/%d (ratio %.4f), %.0f deliveries/s\n",
+			r.Subscribers, r.Publishers, r.Rate, r.Duration, r.Acked, r.Sent, r.Delivered, r.Expected, r.DeliveryRatio, r.DeliveriesPerS)
+		fmt.Printf("        latency p50 %.1f p95 %.1f p99 %.1f max %.1f ms | ack p50 %.1f p99 %.1f ms | server CPU %.2f µs/delivery | closed %d\n",
+			r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.AckLatency.P50, r.AckLatency.P99, r.CPUPerDelivery, r.Closed)
+	case RoomsResult:
+		fmt.Printf("rooms   C=%d K=%d R=%.0f/s %.0fs | acked %d/%d, errors %d | ack p50 %.1f p95 %.1f p99 %.1f max %.1f ms\n",
+			r.Clients, r.Rooms, r.Rate, r.Duration, r.Acked, r.Sent, r.Errors, r.AckLatency.P50, r.AckLatency.P95, r.AckLatency.P99, r.AckLatency.Max)
+	case IdleResult:
+		fmt.Printf("idle    C=%d | KB per connection per server: %v\n", r.Connections, r.KBPerConn)
+	case PersistResult:
+		fmt.Printf("persist n=%d | persister %.0f rows/s (%.2fs) | baseline %.0f rows/s | %.1fx\n",
+			r.Messages, r.PersisterRate, r.PersisterSecs, r.BaselineRate, r.Speedup)
+	}
+}

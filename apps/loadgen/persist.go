@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/rookery-chat/rookery/packages/bus"
+	"github.com/rookery-chat/rookery/packages/db"
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+// PersistResult compares the persister with one INSERT per row, both
+// measured by counting rows in PostgreSQL.
+type PersistResult struct {
+	Scenario      string  `json:"scenario"`
+	Messages      int     `json:"messages"`
+	PersisterRate float64 `json:"persister_rows_per_s"`
+	PersisterSecs float64 `json:"persister_seconds"`
+	BaselineRows  int     `json:"baseline_rows"`
+	BaselineRate  float64 `json:"baseline_rows_per_s"`
+	Speedup       float64 `json:"speedup"`
+}
+
+type persistOpts struct {
+	dbURL, brokers, bin string
+	n, baseline         int
+	env                 []string
+}
+
+func seedRoom(ctx context.Context, q *db.Queries, tag string) (protocol.User, uuid.UUID, error) {
+	u, err := q.CreateUser(ctx, db.CreateUserParams{ID: uuid.Must(uuid.NewV7()), Username: "lg-db-" + tag, PasswordHash: "x"})
+	if err != nil {
+		return protocol.User{}, uuid.Nil, err
+	}
+	r, err := q.CreateRoom(ctx, db.CreateRoomParams{ID: uuid.Must(uuid.NewV7()), Name: "persist-" + tag, Visibility: "public",
+		CreatedBy: pgtype.UUID{Bytes: u.ID, Valid: true}})
+	return protocol.User{ID: u.ID.String(), Username: u.Username}, r.ID, err
+}
+
+func runPersist(ctx context.Context, o persistOpts) (PersistResult, error) {
+	res := PersistResult{Scenario: "persist", Messages: o.n, BaselineRows: o.baseline}
+	pool, err := db.Open(ctx, o.dbURL, 4)
+	if err != nil {
+		return res, err
+	}
+	defer pool.Close()
+	q := db.New(pool)
+	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	user, room, err := seedRoom(ctx, q, tag)
+	if err != nil {
+		return res, err
+	}
+
+	// Fill a fresh topic first, so the persister's rate is its own, not the
+	// producer's.
+	topic := "lg-persist-" + tag
+	brokers := splitComma(o.brokers)
+	if err := bus.EnsureTopic(ctx, brokers, topic, 8); err != nil {
+		return res, err
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
+		BatchSize: 1000, BatchBytes: 900 << 10, BatchTimeout: 5 * time.Millisecond, Transport: &kafka.Transport{}}
+	batch := make([]kafka.Message, 0, 1000)
+	for i := 1; i <= o.n; i++ {
+		m := protocol.Message{ID: uuid.Must(uuid.NewV7()).String(), Room: room.String(), Seq: int64(i), Sender: user,
+			Body: fmt.Sprintf("persist benchmark message %d", i), TS: protocol.FormatTime(time.Now()), Ref: fmt.Sprintf("r%d", i)}
+		v, _ := json.Marshal(m)
+		batch = append(batch, kafka.Message{Key: []byte(m.Room), Value: v})
+		if len(batch) == cap(batch) || i == o.n {
+			if err := w.WriteMessages(ctx, batch...); err != nil {
+				msg := err.Error()
+				if len(msg) > 300 {
+					msg = msg[:300] + "…"
+				}
+				return res, fmt.Errorf("produce: %s", msg)
+			}
+			batch = batch[:0]
+		}
+	}
+	w.Close()
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.CommandContext(ctx, o.bin)
+	cmd.Env = append(append(os.Environ(), o.env...), "DATABASE_URL="+o.dbURL, "KAFKA_BROKERS="+o.brokers,
+		"KAFKA_TOPIC="+topic, "KAFKA_GROUP="+topic, "KAFKA_DLQ_TOPIC="+topic+"-dlq", "LOG_LEVEL=warn",
+		fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	var first time.Time
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		n, err := q.CountMessages(ctx, room)
+		if err != nil {
+			return res, err
+		}
+		if n > 0 && first.IsZero() {
+			first = time.Now()
+		}
+		if n >= int64(o.n) {
+			res.PersisterSecs = time.Since(first).Seconds()
+			break
+		}
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("persister stored %d of %d in 5 minutes", n, o.n)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval of the measurement
+	}
+	res.PersisterRate = float64(o.n) / res.PersisterSecs
+
+	// Baseline: one INSERT statement per row, one connection.
+	_, room2, err := seedRoom(ctx, q, tag+"b")
+	if err != nil {
+		return res, err
+	}
+	uid := uuid.MustParse(user.ID)
+	start := time.Now()
+	for i := 1; i <= o.baseline; i++ {
+		_, err := q.InsertMessageRow(ctx, db.InsertMessageRowParams{ID: uuid.Must(uuid.NewV7()), RoomID: room2, Seq: int64(i),
+			SenderID: uid, Body: fmt.Sprintf("baseline message %d", i), Ref: fmt.Sprintf("r%d", i), CreatedAt: time.Now()})
+		if err != nil {
+			return res, err
+		}
+	}
+	res.BaselineRate = float64(o.baseline) / time.Since(start).Seconds()
+	res.Speedup = res.PersisterRate / res.BaselineRate
+	return res, nil
+}
