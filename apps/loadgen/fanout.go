@@ -173,7 +173,7 @@ func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
 		if err != nil {
 			return res, err
 		}
-		pending := sync.Map{}
+		inflight := newAcks()
 		pubs.Add(2)
 		go func() { // acks
 			defer pubs.Done()
@@ -182,21 +182,11 @@ func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
 				if err != nil {
 					return
 				}
-				if bytes.Contains(data, []byte(`"type":"ack"`)) || bytes.Contains(data, []byte(`"type":"error"`)) {
-					i := bytes.Index(data, []byte(`"ref":"`))
-					if i < 0 {
-						continue
-					}
-					ref := data[i+7:]
-					ref = ref[:bytes.IndexByte(ref, '"')]
-					if t, ok := pending.LoadAndDelete(string(ref)); ok {
-						if bytes.Contains(data, []byte(`"type":"ack"`)) {
-							acked.Add(1)
-							ackLat.add(time.Since(t.(time.Time)))
-						} else {
-							sendErrs.Add(1)
-						}
-					}
+				if isAnswer, ok, took := inflight.answer(data); isAnswer && ok {
+					acked.Add(1)
+					ackLat.add(took)
+				} else if isAnswer {
+					sendErrs.Add(1)
 				}
 			}
 		}()
@@ -209,7 +199,7 @@ func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
 				next = next.Add(interval)
 				ref := fmt.Sprintf("p%d-%d", p, n)
 				now := time.Now()
-				pending.Store(ref, now)
+				inflight.sent(ref, now)
 				body := fmt.Sprintf("lg %d %d", now.UnixNano(), n)
 				if err := c.WriteJSON(map[string]string{"type": "send", "room": room.ID, "ref": ref, "body": body}); err != nil {
 					sendErrs.Add(1)
@@ -217,16 +207,7 @@ func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
 				}
 				sent.Add(1)
 			}
-			// Wait for the last acks, then close.
-			deadline := time.Now().Add(10 * time.Second)
-			for time.Now().Before(deadline) {
-				empty := true
-				pending.Range(func(_, _ any) bool { empty = false; return false })
-				if empty {
-					break
-				}
-				time.Sleep(20 * time.Millisecond) // bounded wait for stragglers
-			}
+			inflight.wait(10 * time.Second)
 			c.Close()
 		}()
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -69,7 +68,7 @@ func runRooms(ctx context.Context, servers []string, clients, rooms int, rate fl
 		if err := subscribe(c, room); err != nil {
 			return res, err
 		}
-		pending := sync.Map{}
+		inflight := newAcks()
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
@@ -78,22 +77,16 @@ func runRooms(ctx context.Context, servers []string, clients, rooms int, rate fl
 				if err != nil {
 					return
 				}
-				switch {
-				case bytes.Contains(data, []byte(`"type":"ack"`)):
-					j := bytes.Index(data, []byte(`"ref":"`))
-					ref := data[j+7:]
-					ref = ref[:bytes.IndexByte(ref, '"')]
-					if t, ok := pending.LoadAndDelete(string(ref)); ok {
+				if isAnswer, ok, took := inflight.answer(data); isAnswer {
+					if ok {
 						acked.Add(1)
-						ack.add(time.Since(t.(time.Time)))
+						ack.add(took)
+					} else {
+						errs.Add(1)
 					}
-				case bytes.Contains(data, []byte(`"type":"error"`)):
-					errs.Add(1)
-				default:
-					if ns, ok := sentAt(data); ok {
-						delivered.Add(1)
-						lat.add(time.Duration(time.Now().UnixNano() - ns))
-					}
+				} else if ns, ok := sentAt(data); ok {
+					delivered.Add(1)
+					lat.add(time.Duration(time.Now().UnixNano() - ns))
 				}
 			}
 		}()
@@ -108,22 +101,14 @@ func runRooms(ctx context.Context, servers []string, clients, rooms int, rate fl
 				next = next.Add(interval)
 				ref := fmt.Sprintf("r%d-%d", i, n)
 				now := time.Now()
-				pending.Store(ref, now)
+				inflight.sent(ref, now)
 				if err := c.WriteJSON(map[string]string{"type": "send", "room": room, "ref": ref,
 					"body": fmt.Sprintf("lg %d %d", now.UnixNano(), n)}); err != nil {
 					return
 				}
 				sent.Add(1)
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for time.Now().Before(deadline) {
-				empty := true
-				pending.Range(func(_, _ any) bool { empty = false; return false })
-				if empty {
-					return
-				}
-				time.Sleep(20 * time.Millisecond) // bounded wait for the last acks
-			}
+			inflight.wait(5 * time.Second)
 		}()
 	}
 	wg.Wait()

@@ -274,4 +274,16 @@ func TestWebClient(t *testing.T) {
 	}
 	alice.shot("lobby")
 	bob.shot("after-failover")
+
+	// Phone width: the sidebar becomes a drawer behind the menu button.
+	alice.run("phone width", chromedp.EmulateViewport(390, 844))
+	alice.until("menu shown, sidebar hidden", `getComputedStyle(document.querySelector('#menu-btn')).display !== 'none' &&
+		getComputedStyle(document.querySelector('#sidebar')).display === 'none'`)
+	alice.run("open menu", chromedp.Click("#menu-btn", chromedp.ByID))
+	alice.until("sidebar shown", `getComputedStyle(document.querySelector('#sidebar')).display !== 'none'`)
+	alice.shot("phone-menu")
+	// Dark theme toggle.
+	alice.run("theme", chromedp.Click("#theme-btn", chromedp.ByID))
+	alice.until("theme switched", `document.documentElement.dataset.theme === 'dark' || document.documentElement.dataset.theme === 'light'`)
+	alice.shot("phone-theme")
 }

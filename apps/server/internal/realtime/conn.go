@@ -169,16 +169,7 @@ func (c *Conn) writeLoop() {
 				}
 				delay.Stop()
 			}
-		drain:
-			for len(batch) < maxBatch && size < maxBatchBytes {
-				select {
-				case f := <-c.out:
-					batch = append(batch, f)
-					size += len(f)
-				default:
-					break drain
-				}
-			}
+			batch = c.take(batch, size)
 			if err := fw.write(batch, time.Now().Add(cfg.WriteTimeout)); err != nil {
 				c.closeWith(1006, "write failed", false)
 				return
@@ -201,6 +192,21 @@ func (c *Conn) writeLoop() {
 	}
 }
 
+// take adds what is queued, without waiting, to a batch already holding
+// size bytes, within the bounds of one write.
+func (c *Conn) take(batch [][]byte, size int) [][]byte {
+	for len(batch) < maxBatch && size < maxBatchBytes {
+		select {
+		case f := <-c.out:
+			batch = append(batch, f)
+			size += len(f)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
 // urgent frames answer the client's own requests (ack, error, pong): they
 // are never held back to gather a batch.
 func urgent(frame []byte) bool {
@@ -214,17 +220,7 @@ var (
 
 func (c *Conn) finish(fw *frameWriter) {
 	if c.flush {
-		var batch [][]byte
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case f := <-c.out:
-				batch = append(batch, f)
-			default:
-				break drain
-			}
-		}
-		if len(batch) > 0 && fw.write(batch, time.Now().Add(c.hub.cfg.WriteTimeout)) != nil {
+		if batch := c.take(nil, 0); len(batch) > 0 && fw.write(batch, time.Now().Add(c.hub.cfg.WriteTimeout)) != nil {
 			return
 		}
 	}

@@ -154,19 +154,8 @@ func TestRetriedRefIsOneMessage(t *testing.T) {
 			t.Fatalf("retry answered %s, original %s", a.Raw, first.Raw)
 		}
 	}
-	// One message reached bob: a ping's pong arrives after anything queued.
-	bob.Send(map[string]string{"type": "ping"})
-	n := 0
-	for {
-		f := bob.Next()
-		if f.Type() == "pong" {
-			break
-		}
-		if f.Type() == "message" {
-			n++
-		}
-	}
-	if n != 1 {
+	// One message reached bob.
+	if n := servertest.Count(bob.UntilPong(), "message"); n != 1 {
 		t.Fatalf("bob got %d messages", n)
 	}
 	r := s1.Do(t, "GET", "/api/v1/rooms/"+room.ID+"/messages", aTok, nil)

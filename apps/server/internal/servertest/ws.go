@@ -250,3 +250,30 @@ func stacks() string {
 	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
 	return b.String()
 }
+
+// UntilPong sends a ping and returns every frame that arrives before its
+// pong. Frames are queued in order, so this shows all that a server had
+// sent the client by the time it read the ping.
+func (w *WS) UntilPong() []Frame {
+	w.t.Helper()
+	w.Send(map[string]string{"type": "ping"})
+	var out []Frame
+	for {
+		f := w.Next()
+		if f.Type() == "pong" {
+			return out
+		}
+		out = append(out, f)
+	}
+}
+
+// Count counts frames of a type.
+func Count(frames []Frame, typ string) int {
+	n := 0
+	for _, f := range frames {
+		if f.Type() == typ {
+			n++
+		}
+	}
+	return n
+}
