@@ -178,8 +178,29 @@ func TestKillNineMidStream(t *testing.T) {
 	p.Signal(syscall.SIGKILL)
 	<-p.Done()
 	<-done
-	f.start(t, "persister-2", "BATCH_SIZE=100", "BATCH_TIMEOUT=10ms")
+	p2 := f.start(t, "persister-2", "BATCH_SIZE=100", "BATCH_TIMEOUT=10ms")
 	f.waitCount(t, n, time.Minute)
+	f.checkExactlyOnce(t, n)
+	// A clean stop: leave the group, exit 0.
+	if err := p2.Stop(syscall.SIGTERM, 30*time.Second); err != nil || p2.Err() != nil {
+		t.Fatalf("SIGTERM: %v, exit: %v", err, p2.Err())
+	}
+}
+
+// TestMaxRowsPerSecond: the write-rate cap holds the backlog in Kafka.
+func TestMaxRowsPerSecond(t *testing.T) {
+	f := newFixture(t, testenv.DatabaseURL(t))
+	const n, rate = 1500, 1000
+	f.produce(t, 1, n)
+	start := time.Now()
+	f.start(t, "persister", "BATCH_SIZE=100", fmt.Sprintf("MAX_ROWS_PER_SEC=%d", rate))
+	f.waitCount(t, n, time.Minute)
+	// A full bucket lets the first `rate` rows through at once; the other
+	// 500 need at least half a second more. (A lower bound: a slow machine
+	// cannot make this fail.)
+	if took := time.Since(start); took < 500*time.Millisecond {
+		t.Fatalf("stored %d rows in %s with MAX_ROWS_PER_SEC=%d", n, took, rate)
+	}
 	f.checkExactlyOnce(t, n)
 }
 
