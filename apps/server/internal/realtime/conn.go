@@ -23,6 +23,7 @@ type Conn struct {
 
 	out   chan []byte
 	pongs chan []byte   // client pings to answer; written by the writer only
+	kick  chan struct{} // wakes a writer that is gathering: an urgent frame is queued
 	quit  chan struct{} // closed by closeWith
 	done  chan struct{} // closed when both goroutines are finished
 
@@ -46,6 +47,12 @@ func (c *Conn) enqueue(frame []byte) {
 	}
 	select {
 	case c.out <- frame:
+		if urgent(frame) {
+			select {
+			case c.kick <- struct{}{}:
+			default:
+			}
+		}
 	default:
 		slowClosed.Inc()
 		c.closeWith(protocol.CloseTooSlow, "too slow", false)
@@ -135,6 +142,7 @@ func (c *Conn) writeLoop() {
 		delay.Stop()
 	}
 	var lastWrite time.Time
+	backlog := false
 	for {
 		// The close signal wins over queued frames.
 		select {
@@ -150,26 +158,22 @@ func (c *Conn) writeLoop() {
 		case f := <-c.out:
 			batch = append(batch[:0], f)
 			size := len(f)
-			if wait := cfg.WriteDelay - time.Since(lastWrite); delay != nil && wait > 0 && !urgent(f) {
+			// A busy connection sleeps until a delay has passed since its
+			// last write, not woken by each frame that arrives meanwhile
+			// (only by an urgent one): one wake-up and one system call per
+			// delay, whatever the message rate. A backlog (the last write
+			// was full) is written at once.
+			if wait := cfg.WriteDelay - time.Since(lastWrite); delay != nil && wait > 0 && !urgent(f) && !backlog {
 				delay.Reset(wait)
-			gather:
-				for len(batch) < maxBatch && size < maxBatchBytes {
-					select {
-					case f := <-c.out:
-						batch = append(batch, f)
-						size += len(f)
-						if urgent(f) {
-							break gather
-						}
-					case <-delay.C:
-						break gather
-					case <-c.quit:
-						break gather
-					}
+				select {
+				case <-delay.C:
+				case <-c.kick:
+				case <-c.quit:
 				}
 				delay.Stop()
 			}
 			batch = c.take(batch, size)
+			backlog = len(batch) == maxBatch || batchBytes(batch) >= maxBatchBytes
 			if err := fw.write(batch, time.Now().Add(cfg.WriteTimeout)); err != nil {
 				c.closeWith(1006, "write failed", false)
 				return
@@ -190,6 +194,14 @@ func (c *Conn) writeLoop() {
 			}
 		}
 	}
+}
+
+func batchBytes(batch [][]byte) int {
+	n := 0
+	for _, f := range batch {
+		n += len(f)
+	}
+	return n
 }
 
 // take adds what is queued, without waiting, to a batch already holding

@@ -64,7 +64,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade answered the client
 	}
 	ws.SetReadLimit(protocol.FrameMaxBytes)
-	c := &Conn{hub: h, ws: ws, out: make(chan []byte, h.cfg.SendQueue), pongs: make(chan []byte, 1),
+	c := &Conn{hub: h, ws: ws, out: make(chan []byte, h.cfg.SendQueue), pongs: make(chan []byte, 1), kick: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), subs: make(map[string]*sub)}
 	// gorilla answers pings from the reader goroutine by default; only the
 	// writer may write, so hand the answer over (dropping it if one is
