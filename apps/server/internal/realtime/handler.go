@@ -76,12 +76,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	})
-	defer close(c.done)
 
 	user, hash, code := h.hello(r.Context(), ws)
 	if code != 0 {
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, closeText(code)), time.Now().Add(time.Second))
 		_ = ws.Close()
+		close(c.done)
 		return
 	}
 	c.user, c.tokenHash = user, hash
@@ -89,16 +89,25 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = ws.WriteMessage(websocket.TextMessage, protocol.Encode(protocol.Goodbye{Type: protocol.TypeGoodbye, Reason: "server shutting down", Reconnect: true}))
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 		_ = ws.Close()
+		close(c.done)
 		return
 	}
 	h.presence.post(presenceOp{user: user, up: true})
-	writerDone := make(chan struct{})
-	go func() { defer close(writerDone); c.writeLoop() }()
-	c.enqueue(protocol.Encode(protocol.Welcome{Type: protocol.TypeWelcome, User: user, Server: h.cfg.ServerID}))
-	h.readLoop(c)
-	c.closeWith(protocol.CloseNormal, "", false)
-	h.unregister(c)
-	<-writerDone
+	// The connection's reader runs on a goroutine of its own, owned by the
+	// hub, and net/http's goroutine returns: its stack, deep with server
+	// and router frames, would otherwise be held by every idle connection.
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer close(c.done)
+		writerDone := make(chan struct{})
+		go func() { defer close(writerDone); c.writeLoop() }()
+		c.enqueue(protocol.Encode(protocol.Welcome{Type: protocol.TypeWelcome, User: user, Server: h.cfg.ServerID}))
+		h.readLoop(c)
+		c.closeWith(protocol.CloseNormal, "", false)
+		h.unregister(c)
+		<-writerDone
+	}()
 }
 
 func closeText(code int) string {
