@@ -12,7 +12,12 @@ import (
 // setup starts two servers and a public room that alice and bob are in.
 func setup(t *testing.T, vars ...string) (s1, s2 *servertest.Server, aTok, bTok string, room protocol.Room) {
 	t.Helper()
-	c := servertest.NewCluster(t)
+	return setupOn(t, servertest.NewCluster(t), vars...)
+}
+
+// setupOn is setup on a cluster the test prepared (its own Redis or Kafka).
+func setupOn(t *testing.T, c *servertest.Cluster, vars ...string) (s1, s2 *servertest.Server, aTok, bTok string, room protocol.Room) {
+	t.Helper()
 	s1 = c.Start(t, "s1", vars...)
 	s2 = c.Start(t, "s2", vars...)
 	_, aTok = s1.Signup(t, "alice")
