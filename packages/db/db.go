@@ -81,12 +81,6 @@ func IsUniqueViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
-// IsForeignKeyViolation reports whether err is a foreign-key violation.
-func IsForeignKeyViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23503"
-}
-
 // IsNotFound reports whether err means a :one query found no row.
 func IsNotFound(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 

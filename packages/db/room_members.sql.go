@@ -82,30 +82,6 @@ func (q *Queries) ListMembersOfRoom(ctx context.Context, arg ListMembersOfRoomPa
 	return items, nil
 }
 
-const listRoomMemberIDs = `-- name: ListRoomMemberIDs :many
-SELECT user_id FROM room_members WHERE room_id = $1
-`
-
-func (q *Queries) ListRoomMemberIDs(ctx context.Context, roomID uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, listRoomMemberIDs, roomID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []uuid.UUID{}
-	for rows.Next() {
-		var user_id uuid.UUID
-		if err := rows.Scan(&user_id); err != nil {
-			return nil, err
-		}
-		items = append(items, user_id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const listRoomMembers = `-- name: ListRoomMembers :many
 SELECT m.room_id, u.id, u.username
 FROM room_members m JOIN users u ON u.id = m.user_id

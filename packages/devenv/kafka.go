@@ -3,7 +3,6 @@ package devenv
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
@@ -67,14 +66,4 @@ func CreateTopic(ctx context.Context, brokers string, topic string, partitions i
 		return fmt.Errorf("create topic %s: %w", topic, err)
 	}
 	return nil
-}
-
-// Reachable reports whether something accepts TCP connections at addr.
-func Reachable(ctx context.Context, addr string) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	return c.Close()
 }

@@ -14,9 +14,6 @@ FROM room_members m JOIN users u ON u.id = m.user_id
 WHERE m.room_id = ANY(sqlc.arg(room_ids)::uuid[])
 ORDER BY m.room_id, u.username;
 
--- name: ListRoomMemberIDs :many
-SELECT user_id FROM room_members WHERE room_id = $1;
-
 -- name: ListUserRooms :many
 -- The user's rooms, most recent activity first, with the unread count capped
 -- so that a huge backlog costs a bounded scan.

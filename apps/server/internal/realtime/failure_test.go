@@ -60,7 +60,7 @@ func TestSeqsNeverReusedAfterRedisLoss(t *testing.T) {
 		send(fmt.Sprintf("b%d", i))
 	}
 	rs.Kill()
-	rs = testenv.RestartRedis(t, rs)
+	testenv.RestartRedis(t, rs)
 	for i := 0; i < 3; i++ {
 		send(fmt.Sprintf("c%d", i))
 	}

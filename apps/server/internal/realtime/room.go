@@ -3,7 +3,6 @@ package realtime
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -28,7 +27,6 @@ type room struct {
 	ready    chan struct{} // closed once the Redis subscription is confirmed
 	readyErr error
 	confirm  chan struct{} // signalled by OnSubscribed
-	once     sync.Once
 
 	mu       sync.Mutex
 	subs     map[*sub]struct{}
@@ -522,5 +520,3 @@ func (h *Hub) replay(ctx context.Context, roomID string, after, upto int64) ([]b
 	}
 	return all, recovered, nil
 }
-
-func (r *room) String() string { return fmt.Sprintf("room(%s)", r.id) }

@@ -67,6 +67,7 @@ func (h *Hub) Send(ctx context.Context, user protocol.User, room, ref, body stri
 		return protocol.Ack{}, err
 	}
 	var msg protocol.Message
+	var at time.Time // the message's time, for the cache's age bound
 	switch rec.State {
 	case bus.RefDone:
 		return ackOf(*rec.Message), nil
@@ -79,14 +80,16 @@ func (h *Hub) Send(ctx context.Context, user protocol.User, room, ref, body stri
 		// An earlier attempt chose this message and may have reached Kafka:
 		// send the very same one (the persister stores it once).
 		msg = *rec.Message
+		at, _ = protocol.ParseTime(msg.TS)
 	default:
 		seq, err := h.redis.NextSeq(ctx, room, h.store.SeedSeq)
 		if err != nil {
 			_ = h.redis.DropRef(context.WithoutCancel(ctx), user.ID, ref)
 			return protocol.Ack{}, err
 		}
+		at = time.Now()
 		msg = protocol.Message{ID: uuid.Must(uuid.NewV7()).String(), Room: room, Seq: seq, Sender: user,
-			Body: body, TS: protocol.FormatTime(time.Now()), Ref: ref}
+			Body: body, TS: protocol.FormatTime(at), Ref: ref}
 		if err := h.redis.SetRef(ctx, user.ID, ref, bus.RefRecord{State: bus.RefPending, Message: &msg}, pendingTTL); err != nil {
 			h.abandon(ctx, user, msg, false)
 			return protocol.Ack{}, err
@@ -101,7 +104,6 @@ func (h *Hub) Send(ctx context.Context, user protocol.User, room, ref, body stri
 		return protocol.Ack{}, protocol.Wrap(protocol.CodeUnavailable, err, "message log unavailable; retry with the same ref")
 	}
 	frame := protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: msg})
-	at, _ := protocol.ParseTime(msg.TS)
 	if err := h.redis.Commit(ctx, room, msg.Seq, at, frame); err != nil {
 		// Durable but not yet visible: a retry with the same ref commits it.
 		h.abandon(ctx, user, msg, true)
