@@ -205,11 +205,11 @@ func TestWebClient(t *testing.T) {
 		chromedp.WaitVisible("#dlg-room-name", chromedp.ByID),
 		chromedp.SendKeys("#dlg-room-name", "lobby", chromedp.ByID),
 		chromedp.Click("#dialog-ok", chromedp.ByID))
-	alice.until("lobby open", `document.querySelector('#room-title').textContent === 'lobby'`)
+	alice.until("lobby open", `document.querySelector('#room-title').textContent === 'lobby' && !document.querySelector('#dialog').open`)
 	bob.run("browse", chromedp.Click("#browse-btn", chromedp.ByID))
 	bob.until("lobby listed", `!!document.querySelector('button[aria-label="Join lobby"]')`)
 	bob.run("join", chromedp.Click(`button[aria-label="Join lobby"]`, chromedp.ByQuery))
-	bob.until("lobby open", `document.querySelector('#room-title').textContent === 'lobby'`)
+	bob.until("lobby open", `document.querySelector('#room-title').textContent === 'lobby' && !document.querySelector('#dialog').open`)
 	alice.say("hello from alice")
 	bob.sees("hello from alice")
 	bob.say("hi alice, bob here")
@@ -238,7 +238,8 @@ func TestWebClient(t *testing.T) {
 	alice.run("new dm", chromedp.Click("#new-dm-btn", chromedp.ByID))
 	alice.until("bob listed", `!!document.querySelector('button[aria-label="Message bob"]')`)
 	alice.run("message bob", chromedp.Click(`button[aria-label="Message bob"]`, chromedp.ByQuery))
-	alice.until("dm open", `document.querySelector('#room-title').textContent === 'bob'`)
+	// The room shows before the dialog has closed; the page is inert until it has.
+	alice.until("dm open", `document.querySelector('#room-title').textContent === 'bob' && !document.querySelector('#dialog').open`)
 	alice.say("psst, bob")
 	bob.until("dm with unread badge", `[...document.querySelectorAll('#dm-list li')].some(li => li.textContent.includes('alice') && li.querySelector('.badge'))`)
 	bob.openRoom("alice")
