@@ -121,7 +121,7 @@ func printTable(res any) {
 	case IdleResult:
 		fmt.Printf("idle    C=%d | KB per connection per server: %v\n", r.Connections, r.KBPerConn)
 	case PersistResult:
-		fmt.Printf("persist n=%d | persister %.0f rows/s (%.2fs) | baseline %.0f rows/s | %.1fx\n",
-			r.Messages, r.PersisterRate, r.PersisterSecs, r.BaselineRate, r.Speedup)
+		fmt.Printf("persist n=%d | persister %.0f rows/s (%.2fs, %.2f CPU s) | baseline %.0f rows/s | %.1fx\n",
+			r.Messages, r.PersisterRate, r.PersisterSecs, r.PersisterCPU, r.BaselineRate, r.Speedup)
 	}
 }

@@ -27,6 +27,7 @@ type PersistResult struct {
 	Messages      int     `json:"messages"`
 	PersisterRate float64 `json:"persister_rows_per_s"`
 	PersisterSecs float64 `json:"persister_seconds"`
+	PersisterCPU  float64 `json:"persister_cpu_seconds"` // the persister process's own CPU, start to finish
 	BaselineRows  int     `json:"baseline_rows"`
 	BaselineRate  float64 `json:"baseline_rows_per_s"`
 	Speedup       float64 `json:"speedup"`
@@ -120,6 +121,9 @@ func runPersist(ctx context.Context, o persistOpts) (PersistResult, error) {
 		}
 		if n >= int64(o.n) {
 			res.PersisterSecs = time.Since(first).Seconds()
+			if ps, err := readProc(cmd.Process.Pid); err == nil {
+				res.PersisterCPU = ps.CPUSecs
+			}
 			break
 		}
 		if time.Now().After(deadline) {

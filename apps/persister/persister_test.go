@@ -3,7 +3,9 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -187,6 +189,53 @@ func TestKillNineMidStream(t *testing.T) {
 	}
 }
 
+// TestReplayedRowsAreStoredOnce: records that repeat stored rows (as after a
+// crash between the database commit and the offset commit) make COPY fail;
+// the batch is then stored row-checked, new rows in, repeats skipped.
+func TestReplayedRowsAreStoredOnce(t *testing.T) {
+	f := newFixture(t, testenv.DatabaseURL(t))
+	f.produce(t, 1, 100)
+	p, base := f.startAt(t, "persister-1", "BATCH_SIZE=1000", "BATCH_TIMEOUT=200ms")
+	f.waitCount(t, 100, time.Minute)
+	if got := metric(t, base, "rookery_persister_slow_batches_total"); got != 0 {
+		t.Fatalf("slow batches before any replay: %v", got)
+	}
+	f.produce(t, 1, 200) // 1..100 again, then 100 new ones
+	f.waitCount(t, 200, time.Minute)
+	f.checkExactlyOnce(t, 200)
+	if got := metric(t, base, "rookery_persister_slow_batches_total"); got < 1 {
+		t.Fatalf("slow batches after a replay: %v, want ≥ 1", got)
+	}
+	if err := p.Stop(syscall.SIGTERM, 30*time.Second); err != nil || p.Err() != nil {
+		t.Fatalf("SIGTERM: %v, exit: %v", err, p.Err())
+	}
+}
+
+// metric reads one unlabelled value from a persister's /metrics.
+func metric(t *testing.T, base, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in /metrics", name)
+	return 0
+}
+
 // TestMaxRowsPerSecond: the write-rate cap holds the backlog in Kafka.
 func TestMaxRowsPerSecond(t *testing.T) {
 	f := newFixture(t, testenv.DatabaseURL(t))
@@ -234,7 +283,9 @@ func TestPoisonMessageIsDeadLettered(t *testing.T) {
 		Transport: &kafka.Transport{}}
 	defer w.Close()
 	ghost := f.msg(2)
-	ghost.Room = uuid.Must(uuid.NewV7()).String() // no such room: a foreign-key violation
+	ghost.Room = uuid.Must(uuid.NewV7()).String() // no such room
+	stranger := f.msg(4)
+	stranger.Sender.ID = uuid.Must(uuid.NewV7()).String() // no such user
 	key := []byte(f.room.String())
 	good1, good3 := protocol.Encode(f.msg(1)), protocol.Encode(f.msg(3))
 	err := w.WriteMessages(testenv.Ctx(t),
@@ -242,6 +293,7 @@ func TestPoisonMessageIsDeadLettered(t *testing.T) {
 		kafka.Message{Key: key, Value: []byte("{not json")},
 		kafka.Message{Key: key, Value: protocol.Encode(ghost)},
 		kafka.Message{Key: key, Value: good3},
+		kafka.Message{Key: key, Value: protocol.Encode(stranger)},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +304,7 @@ func TestPoisonMessageIsDeadLettered(t *testing.T) {
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: strings.Split(f.brokers, ","), Topic: f.dlq, Partition: 0, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	reasons := map[string]string{}
-	for len(reasons) < 2 {
+	for len(reasons) < 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		m, err := r.ReadMessage(ctx)
 		cancel()
@@ -268,8 +320,11 @@ func TestPoisonMessageIsDeadLettered(t *testing.T) {
 	if !strings.Contains(reasons["{not json"], "JSON") {
 		t.Errorf("reason for bad JSON: %q", reasons["{not json"])
 	}
-	if reasons[string(protocol.Encode(ghost))] == "" {
+	if !strings.Contains(reasons[string(protocol.Encode(ghost))], "room") {
 		t.Errorf("message for a missing room not dead-lettered: %v", reasons)
+	}
+	if !strings.Contains(reasons[string(protocol.Encode(stranger))], "sender") {
+		t.Errorf("message from a missing user not dead-lettered: %v", reasons)
 	}
 	var n int64
 	if err := f.pool.QueryRow(testenv.Ctx(t), `SELECT count(*) FROM messages WHERE seq IN (1, 3) AND room_id = $1`, f.room).Scan(&n); err != nil || n != 2 {

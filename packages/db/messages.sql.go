@@ -12,6 +12,16 @@ import (
 	"github.com/google/uuid"
 )
 
+type CopyMessagesParams struct {
+	ID        uuid.UUID
+	RoomID    uuid.UUID
+	Seq       int64
+	SenderID  uuid.UUID
+	Body      string
+	Ref       string
+	CreatedAt time.Time
+}
+
 const countMessages = `-- name: CountMessages :one
 SELECT count(*) FROM messages WHERE room_id = $1
 `

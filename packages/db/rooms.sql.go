@@ -13,6 +13,28 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const advanceRooms = `-- name: AdvanceRooms :exec
+UPDATE rooms r
+SET last_seq = GREATEST(r.last_seq, a.max_seq),
+    last_activity_at = GREATEST(r.last_activity_at, a.max_at)
+FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS max_seq,
+             unnest($3::timestamptz[]) AS max_at) a
+WHERE r.id = a.id
+`
+
+type AdvanceRoomsParams struct {
+	Ids     []uuid.UUID
+	MaxSeqs []int64
+	MaxAts  []time.Time
+}
+
+// Moves each room's newest stored seq and activity time forward, never back.
+// Callers pass the rooms sorted, so concurrent batches lock rows in one order.
+func (q *Queries) AdvanceRooms(ctx context.Context, arg AdvanceRoomsParams) error {
+	_, err := q.db.Exec(ctx, advanceRooms, arg.Ids, arg.MaxSeqs, arg.MaxAts)
+	return err
+}
+
 const bumpSeqEpoch = `-- name: BumpSeqEpoch :one
 UPDATE rooms SET seq_epoch = seq_epoch + 1 WHERE id = $1 RETURNING seq_epoch
 `
@@ -113,6 +135,31 @@ func (q *Queries) CreateRoom(ctx context.Context, arg CreateRoomParams) (Room, e
 		&i.SeqEpoch,
 	)
 	return i, err
+}
+
+const existingRooms = `-- name: ExistingRooms :many
+SELECT id FROM rooms WHERE id = ANY($1::uuid[])
+`
+
+// Which of these rooms exist: the persister's reference check, once per batch.
+func (q *Queries) ExistingRooms(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, existingRooms, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const getRoom = `-- name: GetRoom :one

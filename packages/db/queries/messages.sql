@@ -19,6 +19,13 @@ WITH ins AS (
 )
 SELECT (SELECT count(*) FROM ins)::bigint AS inserted;
 
+-- name: CopyMessages :copyfrom
+-- The persister's fast path: the batch in one COPY. It fails as a whole on a
+-- duplicate (a batch replayed after a crash), and the caller falls back to
+-- PersistMessages.
+INSERT INTO messages (id, room_id, seq, sender_id, body, ref, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7);
+
 -- name: InsertMessageRow :execrows
 -- The one-row-per-statement baseline the persister is measured against.
 INSERT INTO messages (id, room_id, seq, sender_id, body, ref, created_at)

@@ -24,3 +24,17 @@ LIMIT sqlc.arg(max_rows);
 -- Takes the row lock until the transaction ends: callers hold it while they
 -- seed the Redis counter, so seeds happen in epoch order.
 UPDATE rooms SET seq_epoch = seq_epoch + 1 WHERE id = $1 RETURNING seq_epoch;
+
+-- name: ExistingRooms :many
+-- Which of these rooms exist: the persister's reference check, once per batch.
+SELECT id FROM rooms WHERE id = ANY(sqlc.arg(ids)::uuid[]);
+
+-- name: AdvanceRooms :exec
+-- Moves each room's newest stored seq and activity time forward, never back.
+-- Callers pass the rooms sorted, so concurrent batches lock rows in one order.
+UPDATE rooms r
+SET last_seq = GREATEST(r.last_seq, a.max_seq),
+    last_activity_at = GREATEST(r.last_activity_at, a.max_at)
+FROM (SELECT unnest(sqlc.arg(ids)::uuid[]) AS id, unnest(sqlc.arg(max_seqs)::bigint[]) AS max_seq,
+             unnest(sqlc.arg(max_ats)::timestamptz[]) AS max_at) a
+WHERE r.id = a.id;

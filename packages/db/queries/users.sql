@@ -15,3 +15,7 @@ SELECT id, username FROM users
 WHERE username LIKE sqlc.arg(pattern)::text
 ORDER BY username
 LIMIT sqlc.arg(max_rows);
+
+-- name: ExistingUsers :many
+-- Which of these users exist: the persister's reference check, once per batch.
+SELECT id FROM users WHERE id = ANY(sqlc.arg(ids)::uuid[]);

@@ -14,6 +14,8 @@ type Config struct {
 	HTTPAddr  string `env:"HTTP_ADDR" envDefault:":8090"`
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
+	// Pprof serves /debug/pprof: for profiling on a trusted network only.
+	Pprof bool `env:"PPROF" envDefault:"false"`
 
 	DatabaseURL      string   `env:"DATABASE_URL,required"`
 	DBMaxConns       int32    `env:"DB_MAX_CONNS" envDefault:"4"`

@@ -7,6 +7,8 @@ package persist
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,6 +70,41 @@ func params(rows []row) db.PersistMessagesParams {
 	for i, r := range rows {
 		p.Ids[i], p.RoomIds[i], p.Seqs[i], p.SenderIds[i] = r.id, r.room, r.seq, r.sender
 		p.Bodies[i], p.Refs[i], p.CreatedAts[i] = r.body, r.ref, r.at
+	}
+	return p
+}
+
+// copyParams turns rows into the fast path's COPY rows.
+func copyParams(rows []row) []db.CopyMessagesParams {
+	out := make([]db.CopyMessagesParams, len(rows))
+	for i, r := range rows {
+		out[i] = db.CopyMessagesParams{ID: r.id, RoomID: r.room, Seq: r.seq, SenderID: r.sender,
+			Body: r.body, Ref: r.ref, CreatedAt: r.at}
+	}
+	return out
+}
+
+// advanceParams gives each room of rows its newest seq and time, rooms in
+// a fixed order so that concurrent batches lock them in that order.
+func advanceParams(rows []row) db.AdvanceRoomsParams {
+	type top struct {
+		seq int64
+		at  time.Time
+	}
+	rooms := map[uuid.UUID]top{}
+	for _, r := range rows {
+		t := rooms[r.room]
+		t.seq = max(t.seq, r.seq)
+		if r.at.After(t.at) {
+			t.at = r.at
+		}
+		rooms[r.room] = t
+	}
+	var p db.AdvanceRoomsParams
+	for _, id := range slices.SortedFunc(maps.Keys(rooms), func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) }) {
+		p.Ids = append(p.Ids, id)
+		p.MaxSeqs = append(p.MaxSeqs, rooms[id].seq)
+		p.MaxAts = append(p.MaxAts, rooms[id].at)
 	}
 	return p
 }

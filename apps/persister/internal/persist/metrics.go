@@ -21,3 +21,7 @@ var (
 	retries = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "rookery_persister_retries_total", Help: "Retried operations."}, []string{"what"})
 )
+
+var slowBatches = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "rookery_persister_slow_batches_total",
+	Help: "Batches COPY could not take whole (replayed or rejected rows), stored row-checked instead."})

@@ -47,14 +47,16 @@ type Persister struct {
 	opt     Options
 	src     Source
 	dlq     DeadLetters
+	pool    *pgxpool.Pool
 	q       *db.Queries
+	known   *knownRefs
 	limiter *rate.Limiter
 	failing atomic.Value // string: what is failing now, "" when healthy
 }
 
 // New returns a Persister reading src and writing to pool.
 func New(log *slog.Logger, opt Options, src Source, dlq DeadLetters, pool *pgxpool.Pool) *Persister {
-	p := &Persister{log: log, opt: opt, src: src, dlq: dlq, q: db.New(pool)}
+	p := &Persister{log: log, opt: opt, src: src, dlq: dlq, pool: pool, q: db.New(pool), known: newKnownRefs(1 << 17)}
 	if opt.MaxRowsPerSec > 0 {
 		p.limiter = rate.NewLimiter(rate.Limit(opt.MaxRowsPerSec), max(opt.BatchSize, int(opt.MaxRowsPerSec)))
 	}
@@ -65,26 +67,71 @@ func New(log *slog.Logger, opt Options, src Source, dlq DeadLetters, pool *pgxpo
 // Failing says what keeps failing ("" when all is well), for readiness.
 func (p *Persister) Failing() string { return p.failing.Load().(string) }
 
-// Run consumes until ctx ends. A batch being collected when ctx ends is
-// abandoned (its offsets are not committed, so it is read again by whoever
-// takes the partitions); a batch being written is finished, or abandoned
-// the same way if the database does not answer in time.
-func (p *Persister) Run(ctx context.Context) error {
-	for {
-		batch, err := p.collect(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("persist: fetch: %w", err)
-		}
-		if err := p.process(ctx, batch); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
+// Run consumes until ctx ends. One batch is collected and decoded while
+// the previous one is written, so the CPU work of reading Kafka overlaps the
+// database's. A batch being collected or waiting when ctx ends is abandoned
+// (its offsets are not committed, so it is read again by whoever takes the
+// partitions); a batch being written is finished, or abandoned the same way
+// if the database does not answer in time.
+func (p *Persister) Run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	// Bounded to one: a full channel holds the collector back, and the
+	// backlog waits in Kafka.
+	batches := make(chan batch, 1)
+	var fetchErr error
+	go func() {
+		defer close(batches)
+		fetchErr = p.collectLoop(ctx, batches)
+	}()
+	var err error
+	for b := range batches {
+		if err = p.process(ctx, b); err != nil {
+			break
 		}
 		consumerLag.Set(float64(p.src.Stats().Lag))
+	}
+	cancel()
+	for range batches { // let the collector see ctx and exit
+	}
+	switch {
+	case parent.Err() != nil:
+		return nil
+	case err != nil:
+		return err
+	default:
+		return fmt.Errorf("persist: fetch: %w", fetchErr)
+	}
+}
+
+// batch is a collected run of records, decoded.
+type batch struct {
+	msgs []kafka.Message
+	rows []row           // the decodable records; row.src indexes msgs
+	dead []kafka.Message // the undecodable ones, ready for the dead-letter topic
+}
+
+func (p *Persister) collectLoop(ctx context.Context, out chan<- batch) error {
+	for {
+		msgs, err := p.collect(ctx)
+		if err != nil {
+			return err
+		}
+		b := batch{msgs: msgs, rows: make([]row, 0, len(msgs))}
+		for i, m := range msgs {
+			r, err := decode(m.Value)
+			if err != nil {
+				b.dead = append(b.dead, p.deadLetter(m, err))
+				continue
+			}
+			r.src = i
+			b.rows = append(b.rows, r)
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -95,7 +142,8 @@ func (p *Persister) collect(ctx context.Context) ([]kafka.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	batch := []kafka.Message{first}
+	batch := make([]kafka.Message, 1, min(p.opt.BatchSize, 1024))
+	batch[0] = first
 	tctx, cancel := context.WithTimeout(ctx, p.opt.BatchTimeout)
 	defer cancel()
 	for len(batch) < p.opt.BatchSize {
@@ -114,30 +162,20 @@ func (p *Persister) collect(ctx context.Context) ([]kafka.Message, error) {
 // process stores a batch, dead-letters what cannot be stored, then commits
 // the offsets: in that order, so a crash anywhere repeats work but never
 // loses it, and the repeat inserts nothing twice.
-func (p *Persister) process(ctx context.Context, batch []kafka.Message) error {
-	rows := make([]row, 0, len(batch))
-	var dead []kafka.Message
-	for i, m := range batch {
-		r, err := decode(m.Value)
-		if err != nil {
-			dead = append(dead, p.deadLetter(m, err))
-			continue
-		}
-		r.src = i
-		rows = append(rows, r)
-	}
-	if p.limiter != nil && len(rows) > 0 {
-		if err := p.limiter.WaitN(ctx, len(rows)); err != nil {
+func (p *Persister) process(ctx context.Context, b batch) error {
+	dead := b.dead
+	if p.limiter != nil && len(b.rows) > 0 {
+		if err := p.limiter.WaitN(ctx, len(b.rows)); err != nil {
 			return err
 		}
 	}
-	if len(rows) > 0 {
-		bad, err := p.write(ctx, rows)
+	if len(b.rows) > 0 {
+		bad, err := p.store(ctx, b.rows)
 		if err != nil {
 			return err
 		}
-		for _, b := range bad {
-			dead = append(dead, p.deadLetter(batch[b.src], b.err))
+		for _, r := range bad {
+			dead = append(dead, p.deadLetter(b.msgs[r.src], r.err))
 		}
 	}
 	if len(dead) > 0 {
@@ -154,53 +192,13 @@ func (p *Persister) process(ctx context.Context, batch []kafka.Message) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return retry(cctx, p.log, "kafka-commit", p.backoff(), never, func() error {
-		return p.src.CommitMessages(cctx, batch...)
+		return p.src.CommitMessages(cctx, b.msgs...)
 	})
 }
 
 func (p *Persister) backoff() backoff { return backoff{min: p.opt.RetryMin, max: p.opt.RetryMax} }
 
 func never(error) bool { return false }
-
-type badRow struct {
-	src int
-	err error
-}
-
-// write inserts rows in one statement, retrying while PostgreSQL is down.
-// A permanent error (a constraint no retry can satisfy) splits the batch to
-// find the rows at fault, which are returned; the rest are stored.
-func (p *Persister) write(ctx context.Context, rows []row) ([]badRow, error) {
-	err := retry(ctx, p.log, "postgres", p.backoff(), db.IsPermanent, func() error {
-		start := time.Now()
-		n, err := p.q.PersistMessages(ctx, params(rows))
-		if err != nil {
-			p.failing.Store("postgres")
-			return err
-		}
-		p.failing.Store("")
-		writeLatency.Observe(time.Since(start).Seconds())
-		batchSize.Observe(float64(len(rows)))
-		rowsWritten.Add(float64(n))
-		return nil
-	})
-	if err == nil || !db.IsPermanent(err) {
-		return nil, err
-	}
-	if len(rows) == 1 {
-		return []badRow{{rows[0].src, err}}, nil
-	}
-	mid := len(rows) / 2
-	left, err := p.write(ctx, rows[:mid])
-	if err != nil {
-		return nil, err
-	}
-	right, err := p.write(ctx, rows[mid:])
-	if err != nil {
-		return nil, err
-	}
-	return append(left, right...), nil
-}
 
 func (p *Persister) deadLetter(m kafka.Message, why error) kafka.Message {
 	p.log.Error("message can never be stored; sent to the dead-letter topic",
