@@ -46,9 +46,12 @@ type Config struct {
 	MaxBodyBytes  int64         `env:"MAX_BODY_BYTES" envDefault:"65536"`
 
 	// Real-time.
-	SendRate     float64       `env:"SEND_RATE" envDefault:"20"`
-	SendBurst    int           `env:"SEND_BURST" envDefault:"40"`
-	SendQueue    int           `env:"SEND_QUEUE" envDefault:"128"`
+	SendRate  float64 `env:"SEND_RATE" envDefault:"20"`
+	SendBurst int     `env:"SEND_BURST" envDefault:"40"`
+	SendQueue int     `env:"SEND_QUEUE" envDefault:"128"`
+	// Workers bounds the client requests handled at once; readers wait
+	// for a free one, so a burst is back-pressure, not goroutines.
+	Workers      int           `env:"WORKERS" envDefault:"128"`
 	HelloTimeout time.Duration `env:"HELLO_TIMEOUT" envDefault:"10s"`
 	PingInterval time.Duration `env:"PING_INTERVAL" envDefault:"25s"`
 	WriteTimeout time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
@@ -84,8 +87,8 @@ func parse(opts env.Options) (Config, error) {
 	if c.PresenceTTL < time.Second {
 		return c, fmt.Errorf("config: PRESENCE_TTL must be at least 1s")
 	}
-	if c.SendRate <= 0 || c.SendBurst <= 0 || c.SendQueue <= 0 {
-		return c, fmt.Errorf("config: SEND_RATE, SEND_BURST and SEND_QUEUE must be positive")
+	if c.SendRate <= 0 || c.SendBurst <= 0 || c.SendQueue <= 0 || c.Workers <= 0 {
+		return c, fmt.Errorf("config: SEND_RATE, SEND_BURST, SEND_QUEUE and WORKERS must be positive")
 	}
 	return c, nil
 }

@@ -3,6 +3,7 @@ package realtime
 import (
 	"bytes"
 	"context"
+	"net"
 	"sync"
 	"time"
 
@@ -11,80 +12,342 @@ import (
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
-// Conn is one client's WebSocket. Its reader runs in the HTTP handler's
-// goroutine, its writer in a goroutine of its own; they share nothing but
-// the bounded outgoing queue and the close signal.
+// wstate is where a connection's write side is.
+type wstate uint8
+
+const (
+	wIdle  wstate = iota // nothing to write, not scheduled
+	wLater               // in the flusher's list for the next tick
+	wReady               // in the flusher's ready list
+	wBusy                // being written: by a flusher, or by a goroutine of its own (slow client, closing)
+)
+
+// Conn is one client's WebSocket. Its reader runs on a goroutine of its
+// own; its frames are written by the hub's flusher from a bounded queue.
 type Conn struct {
 	hub       *Hub
 	ws        *websocket.Conn
+	nc        net.Conn
 	user      protocol.User
 	tokenHash []byte
 	bucket    *userBucket
 
-	out   chan []byte
-	pongs chan []byte   // client pings to answer; written by the writer only
-	kick  chan struct{} // wakes a writer that is gathering: an urgent frame is queued
-	quit  chan struct{} // closed by closeWith
-	done  chan struct{} // closed when both goroutines are finished
+	wmu        sync.Mutex // guards the write side, up to closeFlush
+	queue      [][]byte   // frames to write, at most SEND_QUEUE
+	state      wstate
+	urgent     bool   // an ack, error or pong is queued: never held back
+	pong       []byte // payload of the client's latest ping, to answer
+	hasPong    bool
+	ping       bool // a keep-alive ping is due
+	lastWrite  time.Time
+	closing    bool
+	closeCode  int
+	closeText  string
+	closeFlush bool // write what is queued before the close frame
 
-	closeOnce sync.Once
-	closeCode int
-	closeText string
-	flush     bool
+	dispatched chan struct{} // a worker finished the reader's request
+	space      chan struct{} // signalled when the queue shrinks, for enqueueWait
+	quit       chan struct{} // closed by closeWith
+	closed     chan struct{} // closed once the socket is closed
+	closeOnce  sync.Once
+	done       chan struct{} // closed when the reader has finished and the socket is closed
 
 	mu   sync.Mutex
 	subs map[string]*sub
+}
+
+func newConn(h *Hub, ws *websocket.Conn) *Conn {
+	c := &Conn{hub: h, ws: ws, nc: ws.NetConn(), dispatched: make(chan struct{}, 1), space: make(chan struct{}, 1), quit: make(chan struct{}),
+		closed: make(chan struct{}), done: make(chan struct{}), subs: make(map[string]*sub)}
+	// gorilla would answer pings and close frames from the reader goroutine
+	// itself; only the flusher may write, so hand them over.
+	ws.SetPingHandler(func(data string) error {
+		c.wmu.Lock()
+		if !c.closing {
+			c.pong, c.hasPong = []byte(data), true
+		}
+		c.scheduleAndUnlock()
+		return nil
+	})
+	ws.SetCloseHandler(func(code int, _ string) error {
+		c.closeWith(code, "", false) // echo the code (RFC 6455, 5.5.1)
+		return nil
+	})
+	return c
 }
 
 // enqueue queues a frame without ever blocking: a client whose queue is full
 // has fallen too far behind and is closed (4408), so it can neither slow the
 // room down nor grow the server's memory.
 func (c *Conn) enqueue(frame []byte) {
-	select {
-	case <-c.quit:
+	c.wmu.Lock()
+	if c.closing {
+		c.wmu.Unlock()
 		return
-	default:
 	}
-	select {
-	case c.out <- frame:
-		if urgent(frame) {
-			select {
-			case c.kick <- struct{}{}:
-			default:
-			}
-		}
-	default:
+	if len(c.queue) >= c.hub.cfg.SendQueue {
+		c.wmu.Unlock()
 		slowClosed.Inc()
 		c.closeWith(protocol.CloseTooSlow, "too slow", false)
+		return
 	}
+	c.queue = append(c.queue, frame)
+	if urgent(frame) {
+		c.urgent = true
+	}
+	c.scheduleAndUnlock()
 }
 
 // enqueueWait queues a frame, waiting for space; for the connection's own
 // requests (a replay), never for fan-out.
 func (c *Conn) enqueueWait(ctx context.Context, frame []byte) error {
-	select {
-	case c.out <- frame:
-		return nil
-	case <-c.quit:
-		return errClosed
-	case <-ctx.Done():
-		return protocol.Wrap(protocol.CodeUnavailable, ctx.Err(), "replay timed out")
+	for {
+		c.wmu.Lock()
+		if c.closing {
+			c.wmu.Unlock()
+			return errClosed
+		}
+		if len(c.queue) < c.hub.cfg.SendQueue {
+			c.queue = append(c.queue, frame)
+			c.scheduleAndUnlock()
+			return nil
+		}
+		c.wmu.Unlock()
+		select {
+		case <-c.space:
+		case <-c.quit:
+			return errClosed
+		case <-ctx.Done():
+			return protocol.Wrap(protocol.CodeUnavailable, ctx.Err(), "replay timed out")
+		}
 	}
 }
 
+// scheduleAndUnlock hands the connection to the flusher if it has
+// something to write and is not yet scheduled (or is waiting for the next
+// tick and now has something urgent), then unlocks wmu.
+func (c *Conn) scheduleAndUnlock() {
+	pending := len(c.queue) > 0 || c.hasPong || c.ping || c.closing
+	hurry := c.urgent || c.hasPong || c.closing
+	push, now := false, false
+	switch {
+	case !pending:
+	case c.state == wIdle:
+		push = true
+		now = hurry || time.Since(c.lastWrite) >= c.hub.flusher.delay
+	case c.state == wLater && hurry:
+		push, now = true, true
+	}
+	if push {
+		c.state = wLater
+		if now {
+			c.state = wReady
+		}
+	}
+	c.wmu.Unlock()
+	if push {
+		c.hub.flusher.push(c, now)
+	}
+}
+
+// promote moves a connection waiting for the tick to ready; false if it
+// no longer waits (an urgent frame moved it, or it was written).
+func (c *Conn) promote() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.state != wLater {
+		return false
+	}
+	c.state = wReady
+	return true
+}
+
+// flush is a flusher's turn on the connection: one non-blocking write of
+// what is queued, then back to idle, or to a list if more is waiting.
+func (c *Conn) flush(w *frameWriter) {
+	c.wmu.Lock()
+	if c.state != wReady {
+		c.wmu.Unlock()
+		return
+	}
+	c.state = wBusy
+	if c.closing {
+		c.wmu.Unlock()
+		c.hub.goConn(c.finish)
+		return
+	}
+	w.reset()
+	frames, backlog := c.takeLocked(w)
+	c.wmu.Unlock()
+	c.signalSpace()
+	rest, err := w.tryWrite(c.nc)
+	if err != nil {
+		c.fail()
+		return
+	}
+	framesOut.Add(float64(frames))
+	writeBatches.Inc()
+	if rest != nil {
+		// The client's receive window is full: wait for it on a goroutine
+		// of the connection's own, not on the flusher.
+		slowWrites.Inc()
+		c.hub.goConn(func() { c.drain(rest) })
+		return
+	}
+	c.wmu.Lock()
+	c.lastWrite = time.Now()
+	c.state = wIdle
+	if backlog {
+		c.urgent = true // written at once, not held for the tick
+	}
+	c.scheduleAndUnlock()
+}
+
+// takeLocked adds the pending control frames and up to a batch of queued
+// frames to w. It returns how many queued frames it took and whether more
+// remain.
+func (c *Conn) takeLocked(w *frameWriter) (int, bool) {
+	if c.hasPong {
+		w.add(opPong, c.pong)
+		c.pong, c.hasPong = nil, false
+	}
+	if c.ping {
+		w.add(opPing, nil)
+		c.ping = false
+	}
+	n, size := 0, 0
+	for n < len(c.queue) && n < maxBatch && size < maxBatchBytes {
+		w.add(opText, c.queue[n])
+		size += len(c.queue[n])
+		n++
+	}
+	rem := copy(c.queue, c.queue[n:])
+	clear(c.queue[rem:])
+	c.queue = c.queue[:rem]
+	if rem == 0 && cap(c.queue) > 16 {
+		c.queue = nil // an idle connection keeps no large queue
+	}
+	c.urgent = false
+	return n, rem > 0
+}
+
+func (c *Conn) signalSpace() {
+	select {
+	case c.space <- struct{}{}:
+	default:
+	}
+}
+
+// drain writes, blocking up to WRITE_TIMEOUT per write, the bytes the
+// socket did not take and then everything queued, until the queue is empty
+// or the connection closes.
+func (c *Conn) drain(rest []byte) {
+	timeout := c.hub.cfg.WriteTimeout
+	if err := c.nc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		c.fail()
+		return
+	}
+	if _, err := c.nc.Write(rest); err != nil {
+		c.fail()
+		return
+	}
+	w := &frameWriter{}
+	for {
+		c.wmu.Lock()
+		if c.closing {
+			c.wmu.Unlock()
+			c.finish()
+			return
+		}
+		w.reset()
+		frames, _ := c.takeLocked(w)
+		if w.empty() {
+			// Back to non-blocking writes, which a past deadline would fail.
+			err := c.nc.SetWriteDeadline(time.Time{})
+			c.lastWrite, c.state = time.Now(), wIdle
+			c.wmu.Unlock()
+			if err != nil {
+				c.fail()
+			}
+			return
+		}
+		c.wmu.Unlock()
+		c.signalSpace()
+		if err := w.writeBlocking(c.nc, time.Now().Add(timeout)); err != nil {
+			c.fail()
+			return
+		}
+		framesOut.Add(float64(frames))
+		writeBatches.Inc()
+	}
+}
+
+// finish writes what is queued when the close asked for it, then the close
+// frame, then closes the socket, which ends the reader.
+func (c *Conn) finish() {
+	defer c.closeSocket()
+	c.wmu.Lock()
+	code, text, flush := c.closeCode, c.closeText, c.closeFlush
+	c.wmu.Unlock()
+	w := &frameWriter{}
+	deadline := time.Now().Add(c.hub.cfg.WriteTimeout)
+	for flush {
+		c.wmu.Lock()
+		w.reset()
+		_, more := c.takeLocked(w)
+		c.wmu.Unlock()
+		if w.empty() {
+			break
+		}
+		if err := w.writeBlocking(c.nc, deadline); err != nil {
+			return
+		}
+		flush = more
+	}
+	w.reset()
+	w.add(opClose, websocket.FormatCloseMessage(code, text))
+	_ = w.writeBlocking(c.nc, time.Now().Add(time.Second))
+}
+
 // closeWith closes the connection with code; with flush, what is queued
-// is written first.
+// is written first. Frames queued after it are dropped.
 func (c *Conn) closeWith(code int, text string, flush bool) {
-	c.closeOnce.Do(func() {
-		c.closeCode, c.closeText, c.flush = code, text, flush
-		close(c.quit)
-	})
+	c.wmu.Lock()
+	if c.closing {
+		c.wmu.Unlock()
+		return
+	}
+	c.closing, c.closeCode, c.closeText, c.closeFlush = true, code, text, flush
+	close(c.quit)
+	c.scheduleAndUnlock()
+}
+
+// fail drops a connection whose socket failed.
+func (c *Conn) fail() {
+	c.closeWith(1006, "write failed", false)
+	c.closeSocket()
 }
 
 // kill drops the connection at once.
 func (c *Conn) kill() {
 	c.closeWith(1001, "server shutting down", false)
-	_ = c.ws.NetConn().Close()
+	c.closeSocket()
+}
+
+func (c *Conn) closeSocket() {
+	c.closeOnce.Do(func() {
+		_ = c.ws.Close()
+		close(c.closed)
+	})
+}
+
+// wantPing schedules a keep-alive ping.
+func (c *Conn) wantPing() {
+	c.wmu.Lock()
+	if !c.closing {
+		c.ping = true
+	}
+	c.scheduleAndUnlock()
 }
 
 func (c *Conn) subscribed(room string) bool {
@@ -122,103 +385,6 @@ func (c *Conn) rooms() []string {
 	return out
 }
 
-// writeLoop sends queued frames and keep-alive pings until closeWith, then
-// writes the close frame and closes the socket, which ends the reader.
-// Whatever is queued when it wakes goes out in one system call. With
-// WS_WRITE_DELAY, a connection written to less than that long ago (a busy
-// one) waits until that much time has passed, gathering what arrives: at
-// most one system call per delay per busy connection, and no added latency
-// at all for a quiet one.
-func (c *Conn) writeLoop() {
-	cfg := c.hub.cfg
-	ping := time.NewTicker(cfg.PingInterval)
-	defer ping.Stop()
-	defer c.ws.Close()
-	fw := &frameWriter{nc: c.ws.NetConn()}
-	batch := make([][]byte, 0, maxBatch)
-	var delay *time.Timer
-	if cfg.WriteDelay > 0 {
-		delay = time.NewTimer(time.Hour)
-		delay.Stop()
-	}
-	var lastWrite time.Time
-	backlog := false
-	for {
-		// The close signal wins over queued frames.
-		select {
-		case <-c.quit:
-			c.finish(fw)
-			return
-		default:
-		}
-		select {
-		case <-c.quit:
-			c.finish(fw)
-			return
-		case f := <-c.out:
-			batch = append(batch[:0], f)
-			size := len(f)
-			// A busy connection sleeps until a delay has passed since its
-			// last write, not woken by each frame that arrives meanwhile
-			// (only by an urgent one): one wake-up and one system call per
-			// delay, whatever the message rate. A backlog (the last write
-			// was full) is written at once.
-			if wait := cfg.WriteDelay - time.Since(lastWrite); delay != nil && wait > 0 && !urgent(f) && !backlog {
-				delay.Reset(wait)
-				select {
-				case <-delay.C:
-				case <-c.kick:
-				case <-c.quit:
-				}
-				delay.Stop()
-			}
-			batch = c.take(batch, size)
-			backlog = len(batch) == maxBatch || batchBytes(batch) >= maxBatchBytes
-			if err := fw.write(batch, time.Now().Add(cfg.WriteTimeout)); err != nil {
-				c.closeWith(1006, "write failed", false)
-				return
-			}
-			lastWrite = time.Now()
-			framesOut.Add(float64(len(batch)))
-			writeBatches.Inc()
-			clear(batch)
-		case data := <-c.pongs:
-			if err := c.ws.WriteControl(websocket.PongMessage, data, time.Now().Add(cfg.WriteTimeout)); err != nil {
-				c.closeWith(1006, "pong failed", false)
-				return
-			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout)); err != nil {
-				c.closeWith(1006, "ping failed", false)
-				return
-			}
-		}
-	}
-}
-
-func batchBytes(batch [][]byte) int {
-	n := 0
-	for _, f := range batch {
-		n += len(f)
-	}
-	return n
-}
-
-// take adds what is queued, without waiting, to a batch already holding
-// size bytes, within the bounds of one write.
-func (c *Conn) take(batch [][]byte, size int) [][]byte {
-	for len(batch) < maxBatch && size < maxBatchBytes {
-		select {
-		case f := <-c.out:
-			batch = append(batch, f)
-			size += len(f)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
 // urgent frames answer the client's own requests (ack, error, pong): they
 // are never held back to gather a batch.
 func urgent(frame []byte) bool {
@@ -229,13 +395,3 @@ var (
 	ackPrefix   = []byte(`{"type":"ack"`)
 	errorPrefix = []byte(`{"type":"error"`)
 )
-
-func (c *Conn) finish(fw *frameWriter) {
-	if c.flush {
-		if batch := c.take(nil, 0); len(batch) > 0 && fw.write(batch, time.Now().Add(c.hub.cfg.WriteTimeout)) != nil {
-			return
-		}
-	}
-	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-}

@@ -64,18 +64,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade answered the client
 	}
 	ws.SetReadLimit(protocol.FrameMaxBytes)
-	c := &Conn{hub: h, ws: ws, out: make(chan []byte, h.cfg.SendQueue), pongs: make(chan []byte, 1), kick: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{}), subs: make(map[string]*sub)}
-	// gorilla answers pings from the reader goroutine by default; only the
-	// writer may write, so hand the answer over (dropping it if one is
-	// already waiting: a pong answers the latest ping).
-	ws.SetPingHandler(func(data string) error {
-		select {
-		case c.pongs <- []byte(data):
-		default:
-		}
-		return nil
-	})
+	c := newConn(h, ws)
 
 	user, hash, code := h.hello(r.Context(), ws)
 	if code != 0 {
@@ -93,6 +82,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.presence.post(presenceOp{user: user, up: true})
+	c.enqueue(protocol.Encode(protocol.Welcome{Type: protocol.TypeWelcome, User: user, Server: h.cfg.ServerID}))
 	// The connection's reader runs on a goroutine of its own, owned by the
 	// hub, and net/http's goroutine returns: its stack, deep with server
 	// and router frames, would otherwise be held by every idle connection.
@@ -100,13 +90,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer h.wg.Done()
 		defer close(c.done)
-		writerDone := make(chan struct{})
-		go func() { defer close(writerDone); c.writeLoop() }()
-		c.enqueue(protocol.Encode(protocol.Welcome{Type: protocol.TypeWelcome, User: user, Server: h.cfg.ServerID}))
 		h.readLoop(c)
 		c.closeWith(protocol.CloseNormal, "", false)
 		h.unregister(c)
-		<-writerDone
+		<-c.closed
 	}()
 }
 
@@ -161,21 +148,53 @@ func (h *Hub) readLoop(c *Conn) {
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(alive))
 		framesIn.Inc()
-		if typ != websocket.TextMessage {
-			c.enqueue(protocol.Encode(protocol.NewErrorFrame("", protocol.Errorf(protocol.CodeBadRequest, "frames must be text"))))
-			continue
+		select {
+		case h.jobs <- job{c: c, text: typ == websocket.TextMessage, data: data}:
+		case <-h.ctx.Done():
+			return
 		}
-		f, err := protocol.DecodeClientFrame(data)
-		if err != nil {
-			ref := f.Ref
-			if protocol.ValidateRef(ref) != nil {
-				ref = "" // never echo what is not a valid ref
-			}
-			c.enqueue(protocol.Encode(protocol.NewErrorFrame(ref, err)))
-			continue
-		}
-		h.dispatch(c, f)
+		<-c.dispatched // one request at a time per connection, in order
 	}
+}
+
+// job is one client frame for a worker.
+type job struct {
+	c    *Conn
+	text bool
+	data []byte
+}
+
+// worker handles client frames until the hub closes. Decoding and requests
+// run here, not on the connections' readers, so that only a few goroutines
+// grow the deep stacks of JSON, database and Redis calls; every idle reader
+// keeps a small one.
+func (h *Hub) worker() {
+	for {
+		select {
+		case j := <-h.jobs:
+			h.handleFrame(j.c, j.text, j.data)
+			j.c.dispatched <- struct{}{}
+		case <-h.ctx.Done():
+			return
+		}
+	}
+}
+
+func (h *Hub) handleFrame(c *Conn, text bool, data []byte) {
+	if !text {
+		c.enqueue(protocol.Encode(protocol.NewErrorFrame("", protocol.Errorf(protocol.CodeBadRequest, "frames must be text"))))
+		return
+	}
+	f, err := protocol.DecodeClientFrame(data)
+	if err != nil {
+		ref := f.Ref
+		if protocol.ValidateRef(ref) != nil {
+			ref = "" // never echo what is not a valid ref
+		}
+		c.enqueue(protocol.Encode(protocol.NewErrorFrame(ref, err)))
+		return
+	}
+	h.dispatch(c, f)
 }
 
 func (h *Hub) dispatch(c *Conn, f protocol.ClientFrame) {

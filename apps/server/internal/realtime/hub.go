@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -48,6 +49,8 @@ type Hub struct {
 	members  *memberCache
 	reads    *readCoalescer
 	presence *presence
+	flusher  *flusher
+	jobs     chan job // client requests for the workers
 
 	ctx    context.Context // ends at Close; parent of every goroutine's context
 	cancel context.CancelFunc
@@ -76,11 +79,53 @@ func NewHub(log *slog.Logger, cfg config.Config, st Store, rb *bus.Redis, p Prod
 	h.reads = &readCoalescer{pending: make(map[memberKey]int64), store: st, log: log}
 	h.sub = bus.NewSubscriber(ctx, rb.Client(), rb.Keys(), h, log)
 	h.presence = newPresence(h)
-	h.wg.Add(3)
+	h.flusher = newFlusher(cfg.WriteDelay)
+	h.wg.Add(5)
 	go func() { defer h.wg.Done(); h.sub.Run(ctx) }()
 	go func() { defer h.wg.Done(); h.reads.run(ctx, time.Second) }()
 	go func() { defer h.wg.Done(); h.presence.run(ctx) }()
+	go func() { defer h.wg.Done(); h.flusher.run(ctx.Done()) }()
+	go func() { defer h.wg.Done(); h.pinger(ctx) }()
+	h.jobs = make(chan job)
+	for range cfg.Workers {
+		h.goConn(h.worker)
+	}
+	// Writes never block, so a flusher per core keeps up.
+	for range max(2, runtime.GOMAXPROCS(0)) {
+		h.goConn(h.flusher.work)
+	}
 	return h
+}
+
+// goConn runs fn on a goroutine the hub waits for at Close.
+func (h *Hub) goConn(fn func()) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		fn()
+	}()
+}
+
+// pinger asks every connection for a keep-alive ping each PING_INTERVAL.
+func (h *Hub) pinger(ctx context.Context) {
+	t := time.NewTicker(h.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.mu.Lock()
+		conns := make([]*Conn, 0, len(h.conns))
+		for c := range h.conns {
+			conns = append(conns, c)
+		}
+		h.mu.Unlock()
+		for _, c := range conns {
+			c.wantPing()
+		}
+	}
 }
 
 // authorize checks membership through the cache.
@@ -250,6 +295,7 @@ func (h *Hub) Drain(ctx context.Context) {
 // Close stops the hub's goroutines. Drain first.
 func (h *Hub) Close() {
 	h.mu.Lock()
+	h.draining = true
 	conns := make([]*Conn, 0, len(h.conns))
 	for c := range h.conns {
 		conns = append(conns, c)

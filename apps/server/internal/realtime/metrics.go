@@ -27,4 +27,6 @@ var (
 	sendLatency = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name: "rookery_send_ack_seconds", Help: "Time from a send frame to its ack.",
 		Buckets: []float64{.001, .002, .005, .01, .015, .025, .05, .1, .25, .5, 1, 5}})
+	slowWrites = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "rookery_ws_slow_writes_total", Help: "Writes the client's socket could not take at once, finished on a goroutine of their own."})
 )

@@ -1,0 +1,128 @@
+package realtime
+
+import (
+	"sync"
+	"time"
+)
+
+// flusher writes every connection's queued frames from a few shared
+// goroutines instead of one writer goroutine per connection: an idle
+// connection costs no goroutine stack, and a busy server writes many
+// connections per wake-up.
+//
+// A connection with something to write is scheduled once. It is written at
+// once when it was last written at least WS_WRITE_DELAY ago, or when the
+// frame answers the client (ack, error, pong); otherwise it waits for the
+// next tick, every WS_WRITE_DELAY, gathering what arrives meanwhile. So a
+// busy connection costs about one system call per delay whatever the
+// message rate, and a quiet one gets no added latency.
+//
+// Writes never block a flusher: the socket is written without waiting, and
+// a connection whose send buffer is full gets a goroutine of its own that
+// waits (up to WRITE_TIMEOUT) until the backlog is out.
+type flusher struct {
+	delay time.Duration
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	ready   []*Conn // to write as soon as a goroutine is free
+	later   []*Conn // to write at the next tick
+	stopped bool
+}
+
+func newFlusher(delay time.Duration) *flusher {
+	f := &flusher{delay: delay}
+	f.cond = sync.NewCond(&f.mu)
+	return f
+}
+
+// push schedules c, which the caller has just marked ready or later.
+func (f *flusher) push(c *Conn, now bool) {
+	f.mu.Lock()
+	if now {
+		f.ready = append(f.ready, c)
+		f.cond.Signal()
+	} else {
+		f.later = append(f.later, c)
+	}
+	f.mu.Unlock()
+}
+
+// next waits for a connection to write; nil once stopped.
+func (f *flusher) next() *Conn {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.ready) == 0 && !f.stopped {
+		f.cond.Wait()
+	}
+	if f.stopped {
+		return nil
+	}
+	c := f.ready[0]
+	f.ready[0] = nil
+	f.ready = f.ready[1:]
+	if len(f.ready) == 0 {
+		f.ready = f.ready[:0:0] // let the backing array go after a burst
+	}
+	return c
+}
+
+// work writes connections until stop.
+func (f *flusher) work() {
+	w := &frameWriter{}
+	for {
+		c := f.next()
+		if c == nil {
+			return
+		}
+		c.flush(w)
+	}
+}
+
+// tick moves every connection waiting for the next tick to the ready list.
+func (f *flusher) tick() {
+	f.mu.Lock()
+	due := f.later
+	f.later = nil
+	f.mu.Unlock()
+	n := 0
+	for _, c := range due {
+		if c.promote() {
+			due[n] = c
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	f.mu.Lock()
+	f.ready = append(f.ready, due[:n]...)
+	f.cond.Broadcast()
+	f.mu.Unlock()
+}
+
+// run ticks until done is closed, then stops the workers.
+func (f *flusher) run(done <-chan struct{}) {
+	defer f.stop()
+	if f.delay <= 0 {
+		<-done
+		return
+	}
+	t := time.NewTicker(f.delay)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			f.tick()
+		}
+	}
+}
+
+func (f *flusher) stop() {
+	f.mu.Lock()
+	f.stopped = true
+	f.cond.Broadcast()
+	f.mu.Unlock()
+}
