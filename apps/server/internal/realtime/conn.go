@@ -40,6 +40,9 @@ type Conn struct {
 	hasPong    bool
 	ping       bool // a keep-alive ping is due
 	lastWrite  time.Time
+	byTick     bool // scheduled by a tick, not at once
+	lastTick   bool // the last write, made at a tick, had gathered several frames: the connection is busy
+	waited     bool // a busy connection has let one tick pass
 	closing    bool
 	closeCode  int
 	closeText  string
@@ -139,7 +142,7 @@ func (c *Conn) scheduleAndUnlock() {
 		push, now = true, true
 	}
 	if push {
-		c.state = wLater
+		c.state, c.byTick = wLater, false
 		if now {
 			c.state = wReady
 		}
@@ -150,16 +153,27 @@ func (c *Conn) scheduleAndUnlock() {
 	}
 }
 
-// promote moves a connection waiting for the tick to ready; false if it
-// no longer waits (an urgent frame moved it, or it was written).
-func (c *Conn) promote() bool {
+// What a tick does with a connection waiting for it.
+const (
+	dropped  = iota // it no longer waits: an urgent frame moved it, or it was written
+	promoted        // ready now
+	kept            // busy: it waits for the next tick
+)
+
+// promote moves a connection waiting for the tick to ready, or keeps a busy
+// one for the next tick.
+func (c *Conn) promote() int {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.state != wLater {
-		return false
+		return dropped
 	}
-	c.state = wReady
-	return true
+	if c.lastTick && !c.waited {
+		c.waited = true
+		return kept
+	}
+	c.state, c.byTick = wReady, true
+	return promoted
 }
 
 // flush is a flusher's turn on the connection: one non-blocking write of
@@ -171,6 +185,7 @@ func (c *Conn) flush(w *frameWriter) {
 		return
 	}
 	c.state = wBusy
+	byTick := c.byTick
 	if c.closing {
 		c.wmu.Unlock()
 		c.hub.goConn(c.finish)
@@ -197,6 +212,7 @@ func (c *Conn) flush(w *frameWriter) {
 	c.wmu.Lock()
 	c.lastWrite = time.Now()
 	c.state = wIdle
+	c.lastTick, c.waited = byTick && frames > 1, false
 	if backlog {
 		c.urgent = true // written at once, not held for the tick
 	}

@@ -13,9 +13,11 @@ import (
 // A connection with something to write is scheduled once. It is written at
 // once when it was last written at least WS_WRITE_DELAY ago, or when the
 // frame answers the client (ack, error, pong); otherwise it waits for the
-// next tick, every WS_WRITE_DELAY, gathering what arrives meanwhile. So a
-// busy connection costs about one system call per delay whatever the
-// message rate, and a quiet one gets no added latency.
+// next tick, every WS_WRITE_DELAY, gathering what arrives meanwhile. One
+// whose previous write was already made at a tick (a busy one) waits for
+// the tick after: on loopback a system call costs more than the rest of a
+// delivery, so a busy connection is written once per two delays, a few
+// frames at a time, while a quiet one gets no added latency.
 //
 // Writes never block a flusher: the socket is written without waiting, and
 // a connection whose send buffer is full gets a goroutine of its own that
@@ -86,18 +88,22 @@ func (f *flusher) tick() {
 	f.later = nil
 	f.mu.Unlock()
 	n := 0
+	var keep []*Conn
 	for _, c := range due {
-		if c.promote() {
+		switch c.promote() {
+		case promoted:
 			due[n] = c
 			n++
+		case kept:
+			keep = append(keep, c)
 		}
 	}
-	if n == 0 {
-		return
-	}
 	f.mu.Lock()
-	f.ready = append(f.ready, due[:n]...)
-	f.cond.Broadcast()
+	f.later = append(f.later, keep...)
+	if n > 0 {
+		f.ready = append(f.ready, due[:n]...)
+		f.cond.Broadcast()
+	}
 	f.mu.Unlock()
 }
 

@@ -42,40 +42,54 @@ func (h *Hub) handleSend(ctx context.Context, c *Conn, f protocol.ClientFrame) e
 		return err
 	}
 	start := time.Now()
-	ack, err := h.Send(ctx, c.user, f.Room, f.Ref, f.Body)
-	if err != nil {
-		return err
-	}
-	sendLatency.Observe(time.Since(start).Seconds())
-	c.enqueue(protocol.Encode(ack))
-	return nil
+	return h.Send(ctx, c.user, f.Room, f.Ref, f.Body, func(ack protocol.Ack) {
+		sendLatency.Observe(time.Since(start).Seconds())
+		c.enqueue(protocol.Encode(ack))
+	})
 }
 
 func ackOf(m protocol.Message) protocol.Ack {
 	return protocol.Ack{Type: protocol.TypeAck, Ref: m.Ref, Room: m.Room, ID: m.ID, Seq: m.Seq, TS: m.TS}
 }
 
-// Send posts a message durably and returns its ack: dedup by (user, ref),
-// allocate the seq in Redis, append to Kafka and wait for the broker, and
-// only then cache and publish it. A retry of the same ref returns the
-// original ack and never creates a second message. The caller has checked
-// membership.
-func (h *Hub) Send(ctx context.Context, user protocol.User, room, ref, body string) (protocol.Ack, error) {
+// Send posts a message durably and passes its ack to acked: dedup by
+// (user, ref), allocate the seq in Redis, append to Kafka and wait for the
+// broker, and only then cache and publish it. A retry of the same ref gets
+// the original ack and never creates a second message. acked is called as
+// soon as the message is committed, before the send record is marked done
+// (one Redis round trip less before the ack; a retry meanwhile waits for
+// the record). The caller has checked membership.
+func (h *Hub) Send(ctx context.Context, user protocol.User, room, ref, body string, acked func(protocol.Ack)) error {
+	ack, err := h.send(ctx, user, room, ref, body, acked)
+	if err == nil && ack != nil {
+		acked(*ack)
+	}
+	return err
+}
+
+// send does the work of Send. It calls acked itself once committed, or
+// returns the ack of an earlier send of the ref.
+func (h *Hub) send(ctx context.Context, user protocol.User, room, ref, body string, acked func(protocol.Ack)) (*protocol.Ack, error) {
 	pendingTTL := 2*h.cfg.KafkaWriteTimeout + 5*time.Second
 	rec, err := h.redis.ClaimRef(ctx, user.ID, ref, pendingTTL)
 	if err != nil {
-		return protocol.Ack{}, err
+		return nil, err
 	}
 	var msg protocol.Message
 	var at time.Time // the message's time, for the cache's age bound
 	switch rec.State {
 	case bus.RefDone:
-		return ackOf(*rec.Message), nil
+		a := ackOf(*rec.Message)
+		return &a, nil
 	case bus.RefPending:
-		return h.awaitRef(ctx, user, ref)
+		a, err := h.awaitRef(ctx, user, ref)
+		if err != nil {
+			return nil, err
+		}
+		return &a, nil
 	case bus.RefFailed:
 		if rec.Message == nil {
-			return protocol.Ack{}, protocol.Errorf(protocol.CodeInternal, "corrupt send record")
+			return nil, protocol.Errorf(protocol.CodeInternal, "corrupt send record")
 		}
 		// An earlier attempt chose this message and may have reached Kafka:
 		// send the very same one (the persister stores it once).
@@ -85,14 +99,14 @@ func (h *Hub) Send(ctx context.Context, user protocol.User, room, ref, body stri
 		seq, err := h.redis.NextSeq(ctx, room, h.store.SeedSeq)
 		if err != nil {
 			_ = h.redis.DropRef(context.WithoutCancel(ctx), user.ID, ref)
-			return protocol.Ack{}, err
+			return nil, err
 		}
 		at = time.Now()
 		msg = protocol.Message{ID: uuid.Must(uuid.NewV7()).String(), Room: room, Seq: seq, Sender: user,
 			Body: body, TS: protocol.FormatTime(at), Ref: ref}
 		if err := h.redis.SetRef(ctx, user.ID, ref, bus.RefRecord{State: bus.RefPending, Message: &msg}, pendingTTL); err != nil {
 			h.abandon(ctx, user, msg, false)
-			return protocol.Ack{}, err
+			return nil, err
 		}
 	}
 
@@ -101,19 +115,20 @@ func (h *Hub) Send(ctx context.Context, user protocol.User, room, ref, body stri
 	cancel()
 	if err != nil {
 		h.abandon(ctx, user, msg, true)
-		return protocol.Ack{}, protocol.Wrap(protocol.CodeUnavailable, err, "message log unavailable; retry with the same ref")
+		return nil, protocol.Wrap(protocol.CodeUnavailable, err, "message log unavailable; retry with the same ref")
 	}
 	frame := protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: msg})
 	if err := h.redis.Commit(ctx, room, msg.Seq, at, frame); err != nil {
 		// Durable but not yet visible: a retry with the same ref commits it.
 		h.abandon(ctx, user, msg, true)
-		return protocol.Ack{}, err
+		return nil, err
 	}
+	messagesSent.Inc()
+	acked(ackOf(msg))
 	if err := h.redis.SetRef(ctx, user.ID, ref, bus.RefRecord{State: bus.RefDone, Message: &msg}, h.cfg.DedupTTL); err != nil {
 		h.log.Warn("send record not saved; a retry of this ref may post again", "ref", ref, "err", err)
 	}
-	messagesSent.Inc()
-	return ackOf(msg), nil
+	return nil, nil
 }
 
 // abandon records a failed send. If the message may have reached Kafka
