@@ -93,7 +93,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.readLoop(c)
 		c.closeWith(protocol.CloseNormal, "", false)
 		h.unregister(c)
-		<-c.closed
+		select {
+		case <-c.closed: // the flusher wrote the close frame and closed the socket
+		case <-h.ctx.Done():
+			// The hub is closing and its flushers may be gone before they
+			// reached this connection.
+			c.closeSocket()
+		}
 	}()
 }
 
