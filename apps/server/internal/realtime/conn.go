@@ -42,7 +42,7 @@ type Conn struct {
 	lastWrite  time.Time
 	byTick     bool // scheduled by a tick, not at once
 	lastTick   bool // the last write, made at a tick, had gathered several frames: the connection is busy
-	waited     bool // a busy connection has let one tick pass
+	waited     int  // ticks a busy connection has let pass
 	closing    bool
 	closeCode  int
 	closeText  string
@@ -153,6 +153,9 @@ func (c *Conn) scheduleAndUnlock() {
 	}
 }
 
+// busyTicks is how many ticks a busy connection lets pass between writes.
+const busyTicks = 2
+
 // What a tick does with a connection waiting for it.
 const (
 	dropped  = iota // it no longer waits: an urgent frame moved it, or it was written
@@ -168,8 +171,8 @@ func (c *Conn) promote() int {
 	if c.state != wLater {
 		return dropped
 	}
-	if c.lastTick && !c.waited {
-		c.waited = true
+	if c.lastTick && c.waited < busyTicks {
+		c.waited++
 		return kept
 	}
 	c.state, c.byTick = wReady, true
@@ -212,7 +215,7 @@ func (c *Conn) flush(w *frameWriter) {
 	c.wmu.Lock()
 	c.lastWrite = time.Now()
 	c.state = wIdle
-	c.lastTick, c.waited = byTick && frames > 1, false
+	c.lastTick, c.waited = byTick && frames > 1, 0
 	if backlog {
 		c.urgent = true // written at once, not held for the tick
 	}

@@ -14,10 +14,10 @@ import (
 // once when it was last written at least WS_WRITE_DELAY ago, or when the
 // frame answers the client (ack, error, pong); otherwise it waits for the
 // next tick, every WS_WRITE_DELAY, gathering what arrives meanwhile. One
-// whose previous write was already made at a tick (a busy one) waits for
-// the tick after: on loopback a system call costs more than the rest of a
-// delivery, so a busy connection is written once per two delays, a few
-// frames at a time, while a quiet one gets no added latency.
+// whose previous write, made at a tick, had gathered several frames (a busy
+// one) lets two more ticks pass: on loopback a system call costs more than
+// the rest of a delivery, so a busy connection is written once per three
+// delays, a few frames at a time, while a quiet one gets no added latency.
 //
 // Writes never block a flusher: the socket is written without waiting, and
 // a connection whose send buffer is full gets a goroutine of its own that
