@@ -165,55 +165,13 @@ func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
 
 	cpu := procDelta(o.pids)
 	start := time.Now()
-	var sent, acked, sendErrs atomic.Int64
-	ackLat := &latencySampler{every: 1}
-	var pubs sync.WaitGroup
-	for p := 0; p < o.pubs; p++ {
-		c, err := dial(ctx, o.servers[p%len(o.servers)], pubTokens[p])
-		if err != nil {
-			return res, err
-		}
-		inflight := newAcks()
-		pubs.Add(2)
-		go func() { // acks
-			defer pubs.Done()
-			for {
-				_, data, err := c.ReadMessage()
-				if err != nil {
-					return
-				}
-				if isAnswer, ok, took := inflight.answer(data); isAnswer && ok {
-					acked.Add(1)
-					ackLat.add(took)
-				} else if isAnswer {
-					sendErrs.Add(1)
-				}
-			}
-		}()
-		go func() { // open loop: sends on schedule whatever the acks do
-			defer pubs.Done()
-			interval := time.Duration(float64(time.Second) * float64(o.pubs) / o.rate)
-			next := time.Now().Add(time.Duration(p) * interval / time.Duration(o.pubs))
-			for n := 0; time.Since(start) < o.dur; n++ {
-				time.Sleep(time.Until(next)) // open-loop schedule, not synchronisation
-				next = next.Add(interval)
-				ref := fmt.Sprintf("p%d-%d", p, n)
-				now := time.Now()
-				inflight.sent(ref, now)
-				body := fmt.Sprintf("lg %d %d", now.UnixNano(), n)
-				if err := c.WriteJSON(map[string]string{"type": "send", "room": room.ID, "ref": ref, "body": body}); err != nil {
-					sendErrs.Add(1)
-					return
-				}
-				sent.Add(1)
-			}
-			inflight.wait(10 * time.Second)
-			c.Close()
-		}()
-	}
-	pubs.Wait()
+	pub, err := runPublishers(ctx, publishJob{Servers: o.servers, Tokens: pubTokens, Room: room.ID, Rate: o.rate, Dur: o.dur})
 	elapsed := time.Since(start)
-	res.Sent, res.Acked, res.SendErrors = sent.Load(), acked.Load(), sendErrs.Load()
+	if err != nil {
+		return res, err
+	}
+	res.Sent, res.Acked, res.SendErrors = pub.Sent, pub.Acked, pub.Errors
+	res.AckLatency = pub.AckLatency
 	res.Expected = res.Acked * int64(o.subs)
 	deadline := time.Now().Add(10 * time.Second)
 	for delivered.Load() < res.Expected && time.Now().Before(deadline) {
@@ -231,7 +189,6 @@ func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
 	}
 	res.DeliveriesPerS = float64(res.Delivered) / elapsed.Seconds()
 	res.Latency = percentiles(lat.d)
-	res.AckLatency = percentiles(ackLat.d)
 	var cpuSecs float64
 	for _, s := range res.Servers {
 		cpuSecs += s.CPUSecs

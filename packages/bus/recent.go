@@ -33,6 +33,8 @@ func (r *Redis) Keys() Keys { return r.keys }
 // commit adds a durable message to the room's cache and publishes it, in one
 // step, so no subscriber can see it on the channel yet miss it in the cache.
 // Cache members are "<unix ms>|<frame>", so age trimming needs no decoding.
+// With a third key it also marks the send record done: its message is the
+// frame, whose extra "type" field a reader ignores.
 var commit = redis.NewScript(`
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 local n = redis.call('ZCARD', KEYS[1])
@@ -47,19 +49,33 @@ for i = 1, 100 do
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PUBLISH', KEYS[2], ARGV[6])
+if #KEYS == 3 then redis.call('SET', KEYS[3], 'D|' .. ARGV[6], 'PX', ARGV[7]) end
 return 1
 `)
 
-// Commit caches and publishes a message frame that Kafka has accepted.
+// Done names the send record that Commit marks done, kept for TTL so that a
+// retry of the ref gets the original ack.
+type Done struct {
+	User, Ref string
+	TTL       time.Duration
+}
+
+// Commit caches and publishes a message frame that Kafka has accepted and,
+// when done is not nil, marks its send record done, in one round trip.
 // frame is the complete {"type":"message",...} JSON that clients receive.
-func (r *Redis) Commit(ctx context.Context, room string, seq int64, at time.Time, frame []byte) error {
+func (r *Redis) Commit(ctx context.Context, room string, seq int64, at time.Time, frame []byte, done *Done) error {
 	member := make([]byte, 0, len(frame)+16)
 	member = strconv.AppendInt(member, at.UnixMilli(), 10)
 	member = append(member, '|')
 	member = append(member, frame...)
 	cutoff := time.Now().Add(-r.recentTTL).UnixMilli()
-	err := commit.Run(ctx, r.rdb, []string{r.keys.Recent(room), r.keys.Channel(room)},
-		seq, member, r.recentMax, r.recentTTL.Milliseconds(), cutoff, frame).Err()
+	keys := []string{r.keys.Recent(room), r.keys.Channel(room)}
+	args := []any{seq, member, r.recentMax, r.recentTTL.Milliseconds(), cutoff, frame}
+	if done != nil {
+		keys = append(keys, r.keys.Dedup(room, done.User, done.Ref))
+		args = append(args, done.TTL.Milliseconds())
+	}
+	err := commit.Run(ctx, r.rdb, keys, args...).Err()
 	if err != nil {
 		return unavailable("commit", err)
 	}

@@ -46,8 +46,11 @@ func (k Keys) Recent(room string) string { return k.roomKey(room, "recent") }
 // Channel is the room's pub/sub channel.
 func (k Keys) Channel(room string) string { return k.roomKey(room, "ch") }
 
-// Dedup is the send-deduplication record of (user, ref).
-func (k Keys) Dedup(user, ref string) string { return k.Prefix + "dedup:{" + user + "}:" + ref }
+// Dedup is the send-deduplication record of (user, ref) in room; it lives
+// in the room's slot, so one script can claim the ref and allocate the seq.
+func (k Keys) Dedup(room, user, ref string) string {
+	return k.Prefix + "dedup:{" + room + "}:" + user + ":" + ref
+}
 
 // Limit is a rate-limit window counter.
 func (k Keys) Limit(name string) string { return k.Prefix + "rl:" + name }

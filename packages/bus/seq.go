@@ -3,8 +3,6 @@ package bus
 import (
 	"context"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // EpochBits is how many low bits of a seq count messages within one epoch.
@@ -24,30 +22,14 @@ func IsEpochStart(seq int64) bool { return seq&(1<<EpochBits-1) == 1 }
 // whatever lock makes epochs of one room start in order.
 type Seeder func(ctx context.Context, room string, set func(epoch int64) error) error
 
-var nextSeq = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end
-return -1
-`)
-
-// NextSeq allocates the room's next seq. When the counter is missing it is
-// seeded at the start of a fresh epoch; racing seeders are harmless, since
-// only the first SET NX wins and every epoch is used at most once.
-func (r *Redis) NextSeq(ctx context.Context, room string, seed Seeder) (int64, error) {
-	key := r.keys.Seq(room)
-	for attempt := 0; attempt < 3; attempt++ {
-		n, err := nextSeq.Run(ctx, r.rdb, []string{key}).Int64()
-		if err != nil {
-			return 0, unavailable("next seq", err)
-		}
-		if n > 0 {
-			return n, nil
-		}
-		err = seed(ctx, room, func(epoch int64) error {
-			return r.rdb.SetNX(ctx, key, EpochBase(epoch), 0).Err()
-		})
-		if err != nil {
-			return 0, fmt.Errorf("bus: seed seq: %w", err)
-		}
+// seed starts a new epoch of room's counter: only the first SET NX of racing
+// seeders wins, and every epoch is used at most once.
+func (r *Redis) seed(ctx context.Context, room string, seed Seeder) error {
+	err := seed(ctx, room, func(epoch int64) error {
+		return r.rdb.SetNX(ctx, r.keys.Seq(room), EpochBase(epoch), 0).Err()
+	})
+	if err != nil {
+		return fmt.Errorf("bus: seed seq: %w", err)
 	}
-	return 0, unavailable("next seq", fmt.Errorf("counter of room %s vanished while seeding", room))
+	return nil
 }

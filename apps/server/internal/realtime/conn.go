@@ -38,11 +38,11 @@ type Conn struct {
 	urgent     bool   // an ack, error or pong is queued: never held back
 	pong       []byte // payload of the client's latest ping, to answer
 	hasPong    bool
-	ping       bool // a keep-alive ping is due
-	lastWrite  time.Time
-	byTick     bool // scheduled by a tick, not at once
-	lastTick   bool // the last write, made at a tick, had gathered several frames: the connection is busy
-	waited     int  // ticks a busy connection has let pass
+	ping       bool          // a keep-alive ping is due
+	lastIn     time.Time     // when the latest fan-out frame was queued
+	gap        time.Duration // moving average of the time between fan-out frames
+	waited     int           // ticks a busy connection has let pass
+	inUrgent   bool          // in the flusher's urgent list
 	closing    bool
 	closeCode  int
 	closeText  string
@@ -60,7 +60,7 @@ type Conn struct {
 }
 
 func newConn(h *Hub, ws *websocket.Conn) *Conn {
-	c := &Conn{hub: h, ws: ws, nc: ws.NetConn(), dispatched: make(chan struct{}, 1), space: make(chan struct{}, 1), quit: make(chan struct{}),
+	c := &Conn{hub: h, ws: ws, nc: ws.NetConn(), gap: maxGap, dispatched: make(chan struct{}, 1), space: make(chan struct{}, 1), quit: make(chan struct{}),
 		closed: make(chan struct{}), done: make(chan struct{}), subs: make(map[string]*sub)}
 	// gorilla would answer pings and close frames from the reader goroutine
 	// itself; only the flusher may write, so hand them over.
@@ -97,8 +97,23 @@ func (c *Conn) enqueue(frame []byte) {
 	c.queue = append(c.queue, frame)
 	if urgent(frame) {
 		c.urgent = true
+	} else {
+		c.arrived(time.Now())
 	}
 	c.scheduleAndUnlock()
+}
+
+// maxGap bounds the gaps averaged into Conn.gap, so that a connection
+// quiet for a long time needs only a few frames to count as busy.
+const maxGap = 100 * time.Millisecond
+
+// arrived folds the gap since the previous fan-out frame into the moving
+// average (weight 1/4) that decides whether the connection's frames are
+// worth gathering.
+func (c *Conn) arrived(now time.Time) {
+	g := min(now.Sub(c.lastIn), maxGap)
+	c.lastIn = now
+	c.gap += (g - c.gap) / 4
 }
 
 // enqueueWait queues a frame, waiting for space; for the connection's own
@@ -127,33 +142,42 @@ func (c *Conn) enqueueWait(ctx context.Context, frame []byte) error {
 }
 
 // scheduleAndUnlock hands the connection to the flusher if it has
-// something to write and is not yet scheduled (or is waiting for the next
-// tick and now has something urgent), then unlocks wmu.
+// something to write and is not yet scheduled (or is scheduled behind
+// others and now has something urgent), then unlocks wmu.
+//
+// A connection whose frames arrive less than WS_WRITE_DELAY apart on
+// average waits for the next tick, gathering frames; one written at once
+// would cost a system call per frame. Others are written at once: waiting
+// would add latency and gather nothing.
 func (c *Conn) scheduleAndUnlock() {
 	pending := len(c.queue) > 0 || c.hasPong || c.ping || c.closing
 	hurry := c.urgent || c.hasPong || c.closing
-	push, now := false, false
+	list := none
 	switch {
 	case !pending:
+	case hurry && (c.state == wIdle || c.state == wLater || c.state == wReady && !c.inUrgent):
+		list = urgentList
+	case c.state == wIdle && c.gap >= c.hub.flusher.delay:
+		list = readyList
 	case c.state == wIdle:
-		push = true
-		now = hurry || time.Since(c.lastWrite) >= c.hub.flusher.delay
-	case c.state == wLater && hurry:
-		push, now = true, true
+		list = laterList
 	}
-	if push {
-		c.state, c.byTick = wLater, false
-		if now {
-			c.state = wReady
-		}
+	switch list {
+	case urgentList:
+		c.state, c.inUrgent = wReady, true
+	case readyList:
+		c.state = wReady
+	case laterList:
+		c.state = wLater
 	}
 	c.wmu.Unlock()
-	if push {
-		c.hub.flusher.push(c, now)
+	if list != none {
+		c.hub.flusher.push(c, list)
 	}
 }
 
-// busyTicks is how many ticks a busy connection lets pass between writes.
+// busyTicks is how many ticks a busy connection (one whose frames arrive
+// less than WS_WRITE_DELAY apart) lets pass between writes.
 const busyTicks = 2
 
 // What a tick does with a connection waiting for it.
@@ -171,11 +195,11 @@ func (c *Conn) promote() int {
 	if c.state != wLater {
 		return dropped
 	}
-	if c.lastTick && c.waited < busyTicks {
+	if c.waited < busyTicks && c.gap < c.hub.flusher.delay {
 		c.waited++
 		return kept
 	}
-	c.state, c.byTick = wReady, true
+	c.state, c.waited = wReady, 0
 	return promoted
 }
 
@@ -187,8 +211,7 @@ func (c *Conn) flush(w *frameWriter) {
 		c.wmu.Unlock()
 		return
 	}
-	c.state = wBusy
-	byTick := c.byTick
+	c.state, c.inUrgent = wBusy, false
 	if c.closing {
 		c.wmu.Unlock()
 		c.hub.goConn(c.finish)
@@ -213,9 +236,7 @@ func (c *Conn) flush(w *frameWriter) {
 		return
 	}
 	c.wmu.Lock()
-	c.lastWrite = time.Now()
 	c.state = wIdle
-	c.lastTick, c.waited = byTick && frames > 1, 0
 	if backlog {
 		c.urgent = true // written at once, not held for the tick
 	}
@@ -283,7 +304,7 @@ func (c *Conn) drain(rest []byte) {
 		if w.empty() {
 			// Back to non-blocking writes, which a past deadline would fail.
 			err := c.nc.SetWriteDeadline(time.Time{})
-			c.lastWrite, c.state = time.Now(), wIdle
+			c.state = wIdle
 			c.wmu.Unlock()
 			if err != nil {
 				c.fail()

@@ -10,14 +10,16 @@ import (
 // connection costs no goroutine stack, and a busy server writes many
 // connections per wake-up.
 //
-// A connection with something to write is scheduled once. It is written at
-// once when it was last written at least WS_WRITE_DELAY ago, or when the
-// frame answers the client (ack, error, pong); otherwise it waits for the
-// next tick, every WS_WRITE_DELAY, gathering what arrives meanwhile. One
-// whose previous write, made at a tick, had gathered several frames (a busy
-// one) lets two more ticks pass: on loopback a system call costs more than
-// the rest of a delivery, so a busy connection is written once per three
-// delays, a few frames at a time, while a quiet one gets no added latency.
+// A connection with something to write is scheduled once, in one of three
+// lists. Frames that answer the client (ack, error, pong) put it in the
+// urgent list, written before anything else: an ack must not wait behind a
+// fan-out to a thousand connections. A connection whose fan-out frames
+// arrive WS_WRITE_DELAY or more apart on average goes to the ready list and
+// is written at once. One whose frames come faster (a busy one) waits in
+// the later list for three ticks (one every WS_WRITE_DELAY), gathering what
+// arrives meanwhile. On loopback a system call costs more than the rest of
+// a delivery, so a busy connection is written once per three delays,
+// several frames at a time, while a quiet one gets no added latency.
 //
 // Writes never block a flusher: the socket is written without waiting, and
 // a connection whose send buffer is full gets a goroutine of its own that
@@ -27,6 +29,7 @@ type flusher struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond
+	urgent  []*Conn // to write first
 	ready   []*Conn // to write as soon as a goroutine is free
 	later   []*Conn // to write at the next tick
 	stopped bool
@@ -38,34 +41,57 @@ func newFlusher(delay time.Duration) *flusher {
 	return f
 }
 
-// push schedules c, which the caller has just marked ready or later.
-func (f *flusher) push(c *Conn, now bool) {
+// The flusher's lists.
+const (
+	none = iota
+	urgentList
+	readyList
+	laterList
+)
+
+// push schedules c, which the caller has just marked for list.
+func (f *flusher) push(c *Conn, list int) {
 	f.mu.Lock()
-	if now {
+	switch list {
+	case urgentList:
+		f.urgent = append(f.urgent, c)
+		f.cond.Signal()
+	case readyList:
 		f.ready = append(f.ready, c)
 		f.cond.Signal()
-	} else {
+	default:
 		f.later = append(f.later, c)
 	}
 	f.mu.Unlock()
 }
 
-// next waits for a connection to write; nil once stopped.
+// next waits for a connection to write, urgent ones first; nil once
+// stopped. A connection may be listed twice (moved to the urgent list while
+// in the ready list); Conn.flush ignores the entry that finds it written.
 func (f *flusher) next() *Conn {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for len(f.ready) == 0 && !f.stopped {
+	for len(f.urgent) == 0 && len(f.ready) == 0 && !f.stopped {
 		f.cond.Wait()
 	}
 	if f.stopped {
 		return nil
 	}
-	c := f.ready[0]
-	f.ready[0] = nil
-	f.ready = f.ready[1:]
-	if len(f.ready) == 0 {
-		f.ready = f.ready[:0:0] // let the backing array go after a burst
+	if len(f.urgent) > 0 {
+		return pop(&f.urgent)
 	}
+	return pop(&f.ready)
+}
+
+func pop(list *[]*Conn) *Conn {
+	l := *list
+	c := l[0]
+	l[0] = nil
+	l = l[1:]
+	if len(l) == 0 {
+		l = l[:0:0] // let the backing array go after a burst
+	}
+	*list = l
 	return c
 }
 
