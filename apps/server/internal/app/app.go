@@ -69,7 +69,7 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 			return nil, err
 		}
 	}
-	producer := bus.NewProducer(bus.ProducerConfig{Brokers: cfg.KafkaBrokers, Topic: cfg.KafkaTopic, BatchTimeout: cfg.KafkaBatchTimeout})
+	producer := bus.NewProducer(bus.ProducerConfig{Brokers: cfg.KafkaBrokers, Topic: cfg.KafkaTopic, BatchTimeout: cfg.KafkaBatchTimeout, WriteTimeout: cfg.KafkaWriteTimeout})
 	a.closers = append(a.closers, func() {
 		if err := producer.Close(); err != nil {
 			log.Error("kafka producer close", "err", err)

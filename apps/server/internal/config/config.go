@@ -28,7 +28,7 @@ type Config struct {
 	KafkaTopic        string        `env:"KAFKA_TOPIC" envDefault:"chat.messages"`
 	KafkaPartitions   int           `env:"KAFKA_PARTITIONS" envDefault:"8"`
 	KafkaCreateTopic  bool          `env:"KAFKA_CREATE_TOPIC" envDefault:"true"`
-	KafkaBatchTimeout time.Duration `env:"KAFKA_BATCH_TIMEOUT" envDefault:"500us"`
+	KafkaBatchTimeout time.Duration `env:"KAFKA_BATCH_TIMEOUT" envDefault:"0s"`
 	KafkaWriteTimeout time.Duration `env:"KAFKA_WRITE_TIMEOUT" envDefault:"5s"`
 
 	// AllowedOrigins may open WebSockets and call the API from a browser,

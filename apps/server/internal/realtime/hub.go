@@ -50,6 +50,7 @@ type Hub struct {
 	reads    *readCoalescer
 	presence *presence
 	flusher  *flusher
+	commits  *commitWaiters
 	jobs     chan job // client requests for the workers
 
 	ctx    context.Context // ends at Close; parent of every goroutine's context
@@ -80,6 +81,7 @@ func NewHub(log *slog.Logger, cfg config.Config, st Store, rb *bus.Redis, p Prod
 	h.sub = bus.NewSubscriber(ctx, rb.Client(), rb.Keys(), h, log)
 	h.presence = newPresence(h)
 	h.flusher = newFlusher(cfg.WriteDelay)
+	h.commits = newCommitWaiters()
 	h.wg.Add(5)
 	go func() { defer h.wg.Done(); h.sub.Run(ctx) }()
 	go func() { defer h.wg.Done(); h.reads.run(ctx, time.Second) }()

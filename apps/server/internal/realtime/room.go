@@ -196,6 +196,7 @@ func (h *Hub) OnMessage(id string, frame []byte) {
 	}
 	switch p.Type {
 	case protocol.TypeMessage:
+		h.commits.seen(id, p.Seq)
 		r.offer(p.Seq, frame)
 	case "skip":
 		r.offer(p.Seq, nil)

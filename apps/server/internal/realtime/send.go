@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,36 +56,33 @@ func ackOf(m protocol.Message) protocol.Ack {
 // Send posts a message durably and passes its ack to acked: claim (room,
 // user, ref) and allocate the seq in one Redis step, append to Kafka and
 // wait for the broker, and only then cache and publish it and mark the ref
-// done, in a second Redis step. A retry of the same ref gets the original
-// ack and never creates a second message. The caller has checked
-// membership.
+// done, in a second Redis step. The ack goes out when that step's reply
+// arrives or when the message is seen on the room channel, whichever is
+// first. A retry of the same ref gets the original ack and never creates a
+// second message. The caller has checked membership.
 func (h *Hub) Send(ctx context.Context, user protocol.User, room, ref, body string, acked func(protocol.Ack)) error {
-	ack, err := h.send(ctx, user, room, ref, body)
-	if err == nil {
-		acked(ack)
-	}
-	return err
-}
-
-// send does the work of Send.
-func (h *Hub) send(ctx context.Context, user protocol.User, room, ref, body string) (protocol.Ack, error) {
 	pendingTTL := 2*h.cfg.KafkaWriteTimeout + 5*time.Second
 	at := time.Now() // the message's time, also for the cache's age bound
 	draft := protocol.Message{ID: uuid.Must(uuid.NewV7()).String(), Room: room, Sender: user,
 		Body: body, TS: protocol.FormatTime(at), Ref: ref}
 	rec, err := h.redis.Begin(ctx, user.ID, draft, pendingTTL, h.store.SeedSeq)
 	if err != nil {
-		return protocol.Ack{}, err
+		return err
 	}
 	var msg protocol.Message
 	switch rec.State {
 	case bus.RefDone:
-		return ackOf(*rec.Message), nil
+		acked(ackOf(*rec.Message))
+		return nil
 	case bus.RefPending:
-		return h.awaitRef(ctx, user, room, ref)
+		ack, err := h.awaitRef(ctx, user, room, ref)
+		if err == nil {
+			acked(ack)
+		}
+		return err
 	case bus.RefFailed:
 		if rec.Message == nil {
-			return protocol.Ack{}, protocol.Errorf(protocol.CodeInternal, "corrupt send record")
+			return protocol.Errorf(protocol.CodeInternal, "corrupt send record")
 		}
 		// An earlier attempt chose this message and may have reached Kafka:
 		// send the very same one (the persister stores it once).
@@ -99,17 +97,32 @@ func (h *Hub) send(ctx context.Context, user protocol.User, room, ref, body stri
 	cancel()
 	if err != nil {
 		h.abandon(ctx, user, msg)
-		return protocol.Ack{}, protocol.Wrap(protocol.CodeUnavailable, err, "message log unavailable; retry with the same ref")
+		return protocol.Wrap(protocol.CodeUnavailable, err, "message log unavailable; retry with the same ref")
 	}
 	frame := protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: msg})
 	done := &bus.Done{User: user.ID, Ref: ref, TTL: h.cfg.DedupTTL}
-	if err := h.redis.Commit(ctx, room, msg.Seq, at, frame, done); err != nil {
+	var once sync.Once
+	fired := false
+	fire := func() { once.Do(func() { fired = true; acked(ackOf(msg)) }) }
+	h.commits.add(room, msg.Seq, fire)
+	err = h.redis.Commit(ctx, room, msg.Seq, at, frame, done)
+	h.commits.take(room, msg.Seq)
+	if err != nil {
+		once.Do(func() {}) // from here on, the channel's copy no longer acks
+		if fired {
+			// The message came back on the channel, so the commit happened
+			// and the ack is out; only its reply was lost.
+			h.log.Warn("commit reply lost after the message was published", "room", room, "seq", msg.Seq, "err", err)
+			messagesSent.Inc()
+			return nil
+		}
 		// Durable but not yet visible: a retry with the same ref commits it.
 		h.abandon(ctx, user, msg)
-		return protocol.Ack{}, err
+		return err
 	}
 	messagesSent.Inc()
-	return ackOf(msg), nil
+	fire()
+	return nil
 }
 
 // abandon records a failed send whose message may have reached Kafka: the
