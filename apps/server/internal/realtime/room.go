@@ -212,7 +212,10 @@ func (r *room) offer(seq int64, frame []byte) {
 	if seq <= r.last {
 		return // duplicate or too late
 	}
-	if seq == r.last+1 || bus.IsEpochStart(seq) {
+	// Anything else waits, the start of a new epoch too, unless the room
+	// has no position yet: the end of the old epoch may have been lost
+	// with Redis (see resync).
+	if seq == r.last+1 || r.last == 0 && bus.IsEpochStart(seq) {
 		r.deliver(seq, frame)
 		r.drain()
 		return
@@ -299,7 +302,15 @@ func (r *room) armTimer() {
 
 // resync reads what the cache holds after the room's position and feeds it
 // to the sequencer: this repairs anything pub/sub lost. With fromTimer, a
-// gap older than GapTimeout that the cache cannot fill is given up.
+// gap older than GapTimeout that neither the cache nor the history can
+// fill is given up.
+//
+// A new epoch starts when Redis lost the room's counter, and it may have
+// lost the old epoch's last messages with it: from the cache, and from
+// pub/sub if they were in flight. Nobody knows how many there were, so the
+// epoch's first seq is delivered only once PostgreSQL holds it: the
+// persister stores a room's messages in log order, so by then it holds
+// every acknowledged message of the old epoch too, and those come first.
 func (r *room) resync(fromTimer bool) {
 	r.mu.Lock()
 	after, closed := r.last, r.closed
@@ -310,17 +321,29 @@ func (r *room) resync(fromTimer bool) {
 	ctx, cancel := context.WithTimeout(r.hub.ctx, 5*time.Second)
 	defer cancel()
 	cached, err := r.hub.redis.RecentAfter(ctx, r.id, after, maxPending)
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if err != nil {
 		r.hub.log.Warn("room resync failed", "room", r.id, "err", err)
 	}
+	epoch := r.waitingEpoch()
+	var stored []protocol.Message
+	if epoch > 0 {
+		stored, err = r.hub.store.MessagesAfter(ctx, r.id, after, maxPending)
+		if err != nil {
+			r.hub.log.Warn("room resync from history failed", "room", r.id, "err", err)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, c := range cached {
-		if c.Seq > r.last {
-			if _, ok := r.pending[c.Seq]; !ok {
-				r.pending[c.Seq] = c.Frame
+		r.hold(c.Seq, c.Frame)
+	}
+	if epoch > 0 && len(stored) > 0 && stored[len(stored)-1].Seq >= epoch {
+		for _, m := range stored {
+			if m.Seq < epoch {
+				r.hold(m.Seq, protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: m}))
 			}
 		}
+		r.startEpoch(epoch)
 	}
 	if len(r.pending) > 0 && r.gapSince.IsZero() {
 		r.gapSince = time.Now()
@@ -334,6 +357,51 @@ func (r *room) resync(fromTimer bool) {
 		return
 	}
 	r.armTimer()
+}
+
+// hold adds a frame the sequencer has not handled yet; r.mu is held.
+func (r *room) hold(seq int64, frame []byte) {
+	if seq > r.last {
+		if _, ok := r.pending[seq]; !ok {
+			r.pending[seq] = frame
+		}
+	}
+}
+
+// waitingEpoch is the first seq of a new epoch that the room holds back,
+// when nothing older is pending; 0 otherwise.
+func (r *room) waitingEpoch() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var low int64
+	for s := range r.pending {
+		if low == 0 || s < low {
+			low = s
+		}
+	}
+	if r.last > 0 && low > r.last+1 && bus.IsEpochStart(low) {
+		return low
+	}
+	return 0
+}
+
+// startEpoch delivers, in order, what is pending before the first seq of a
+// new epoch (the old epoch's end, from the history), then that seq; r.mu is
+// held.
+func (r *room) startEpoch(first int64) {
+	seqs := make([]int64, 0, len(r.pending))
+	for s := range r.pending {
+		if s <= first {
+			seqs = append(seqs, s)
+		}
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	for _, s := range seqs {
+		if s > r.last {
+			r.deliver(s, r.pending[s])
+		}
+		delete(r.pending, s)
+	}
 }
 
 // broadcast sends a seq-less frame (typing, read) to the room's local
