@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -269,21 +270,30 @@ func (r *room) drain() {
 // held. Called once a gap outlived GapTimeout: its seq was allocated by a
 // sender that then failed without saying so.
 func (r *room) giveUp() {
+	from := r.last
+	if seqs := r.deliverThrough(math.MaxInt64); len(seqs) > 0 {
+		gapsSkipped.Add(float64(seqs[0] - from - 1))
+	}
+	r.gapSince = time.Time{}
+}
+
+// deliverThrough delivers, in order and accepting gaps, every pending seq up
+// to limit, and returns the seqs it took, lowest first; r.mu is held.
+func (r *room) deliverThrough(limit int64) []int64 {
 	seqs := make([]int64, 0, len(r.pending))
 	for s := range r.pending {
-		seqs = append(seqs, s)
+		if s <= limit {
+			seqs = append(seqs, s)
+		}
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	if len(seqs) > 0 {
-		gapsSkipped.Add(float64(seqs[0] - r.last - 1))
-	}
 	for _, s := range seqs {
 		if s > r.last {
 			r.deliver(s, r.pending[s])
 		}
 		delete(r.pending, s)
 	}
-	r.gapSince = time.Time{}
+	return seqs
 }
 
 // gapCheck is how often a room with a gap looks into the cache.
@@ -340,10 +350,10 @@ func (r *room) resync(fromTimer bool) {
 	if epoch > 0 && len(stored) > 0 && stored[len(stored)-1].Seq >= epoch {
 		for _, m := range stored {
 			if m.Seq < epoch {
-				r.hold(m.Seq, protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: m}))
+				r.hold(m.Seq, messageFrame(m))
 			}
 		}
-		r.startEpoch(epoch)
+		r.deliverThrough(epoch) // the old epoch's end, then the new epoch's first
 	}
 	if len(r.pending) > 0 && r.gapSince.IsZero() {
 		r.gapSince = time.Now()
@@ -383,25 +393,6 @@ func (r *room) waitingEpoch() int64 {
 		return low
 	}
 	return 0
-}
-
-// startEpoch delivers, in order, what is pending before the first seq of a
-// new epoch (the old epoch's end, from the history), then that seq; r.mu is
-// held.
-func (r *room) startEpoch(first int64) {
-	seqs := make([]int64, 0, len(r.pending))
-	for s := range r.pending {
-		if s <= first {
-			seqs = append(seqs, s)
-		}
-	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	for _, s := range seqs {
-		if s > r.last {
-			r.deliver(s, r.pending[s])
-		}
-		delete(r.pending, s)
-	}
 }
 
 // broadcast sends a seq-less frame (typing, read) to the room's local
@@ -573,7 +564,7 @@ func (h *Hub) replay(ctx context.Context, roomID string, after, upto int64) ([]b
 					continue
 				}
 				older = append(older, bus.Cached{Seq: msgs[i].Seq,
-					Frame: protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: msgs[i]})})
+					Frame: messageFrame(msgs[i])})
 			}
 			if len(msgs) == need && msgs[len(msgs)-1].Seq > after {
 				recovered = false

@@ -49,6 +49,11 @@ func (h *Hub) handleSend(ctx context.Context, c *Conn, f protocol.ClientFrame) e
 	})
 }
 
+// messageFrame is the frame every subscriber receives for m.
+func messageFrame(m protocol.Message) []byte {
+	return protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: m})
+}
+
 func ackOf(m protocol.Message) protocol.Ack {
 	return protocol.Ack{Type: protocol.TypeAck, Ref: m.Ref, Room: m.Room, ID: m.ID, Seq: m.Seq, TS: m.TS}
 }
@@ -99,7 +104,7 @@ func (h *Hub) Send(ctx context.Context, user protocol.User, room, ref, body stri
 		h.abandon(ctx, user, msg)
 		return protocol.Wrap(protocol.CodeUnavailable, err, "message log unavailable; retry with the same ref")
 	}
-	frame := protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: msg})
+	frame := messageFrame(msg)
 	done := &bus.Done{User: user.ID, Ref: ref, TTL: h.cfg.DedupTTL}
 	var once sync.Once
 	fired := false
