@@ -53,6 +53,10 @@ func main() {
 	}
 }
 
+// stalledAfter is how long a persister with a backlog may store nothing
+// before it reports itself not ready.
+const stalledAfter = 10 * time.Second
+
 func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	pool, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
@@ -80,7 +84,15 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		StartOffset:    kafka.FirstOffset,
 		// The reader's own queue is bounded; a backlog waits in Kafka.
 		QueueCapacity: max(cfg.BatchSize, 100),
+		// A restarted or replaced persister gets the partitions of one that
+		// died within seconds (the default session is 30 s of silence);
+		// one that stops cleanly leaves the group at once (Close).
+		SessionTimeout:    6 * time.Second,
+		HeartbeatInterval: time.Second,
+		RebalanceTimeout:  5 * time.Second,
+		JoinGroupBackoff:  500 * time.Millisecond,
 	})
+	lag := persist.NewLagWatcher(log, cfg.KafkaBrokers, cfg.KafkaGroup, cfg.KafkaTopic)
 	dlq := &kafka.Writer{Addr: kafka.TCP(cfg.KafkaBrokers...), Topic: cfg.DeadLetterTopic,
 		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 	p := persist.New(log, persist.Options{BatchSize: cfg.BatchSize, BatchTimeout: cfg.BatchTimeout,
@@ -95,8 +107,13 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		if err := pool.Ping(ctx); err != nil || p.Failing() == "postgres" {
 			failing = append(failing, "postgres")
 		}
-		if err := bus.KafkaReachable(ctx, cfg.KafkaBrokers); err != nil {
+		if err := bus.KafkaReachable(ctx, cfg.KafkaBrokers); err != nil || p.Failing() == "kafka" {
 			failing = append(failing, "kafka")
+		}
+		// Behind, and no batch stored lately: not consuming (waiting to
+		// join the group, say), so not ready.
+		if n := lag.Lag(); n != 0 && time.Since(p.LastProgress()) > stalledAfter {
+			failing = append(failing, "consumer")
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if len(failing) > 0 {
@@ -122,6 +139,8 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	pctx, stopPersist := context.WithCancel(ctx)
 	persistDone := make(chan error, 1)
 	go func() { persistDone <- p.Run(pctx) }()
+	lagDone := make(chan struct{})
+	go func() { defer close(lagDone); lag.Run(pctx, 2*time.Second) }()
 
 	var runErr error
 	select {
@@ -138,6 +157,7 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	if err := <-persistDone; err != nil && runErr == nil {
 		runErr = err
 	}
+	<-lagDone
 	if err := reader.Close(); err != nil {
 		log.Warn("kafka reader close", "err", err)
 	}

@@ -18,13 +18,12 @@ type RefState byte
 const (
 	// RefNew: nobody had claimed the ref; the caller now owns it.
 	RefNew RefState = 'N'
-	// RefPending: a send owns the ref and is in flight.
+	// RefPending: a send chose the record's message and seq; it is in
+	// flight, or its owner died and the message's fate is unknown until
+	// the log settles it (see Redis.LeaseAlive and Redis.Fence).
 	RefPending RefState = 'P'
 	// RefDone: the message is durable and was acknowledged.
 	RefDone RefState = 'D'
-	// RefFailed: the send failed after choosing its message; a retry must
-	// reuse that message (it may have reached Kafka) and now owns the ref.
-	RefFailed RefState = 'F'
 )
 
 // RefRecord is the deduplication record of one (user, ref).
@@ -35,25 +34,25 @@ type RefRecord struct {
 }
 
 // begin claims a send's ref and, when it is new, allocates the room's next
-// seq and records the message as pending, all in one step. A failed send
-// is taken over with its message. The message arrives as JSON with
-// "seq":0, which the script replaces by the seq it allocates. It returns
-// {record, seq}: seq is -1 when the room's counter must be seeded first
-// (nothing was claimed), 0 when the ref was already known.
-var begin = redis.NewScript(`
+// seq, records the message as pending and gives the seq a lease, all in
+// one step. KEYS: dedup, seq, run, fly. ARGV: record TTL (ms), the message
+// as JSON with "seq":0 (replaced by the seq), lease (ms), and a seq whose
+// pending record may be replaced (0: none). It returns {record, seq}: seq
+// is -1 when the room's counter must be seeded first (it is missing, or
+// from another Redis run), 0 when the ref was already known.
+var begin = redis.NewScript(luaRun + `
 local v = redis.call('GET', KEYS[1])
-if v then
-  if string.sub(v, 1, 1) == 'F' then
-    redis.call('SET', KEYS[1], 'P' .. string.sub(v, 2), 'PX', ARGV[1])
-  end
+if v and not (ARGV[4] ~= '0' and string.sub(v, 1, 1) == 'P' and string.match(v, '"seq":(%d+)') == ARGV[4]) then
   return {v, 0}
 end
-if redis.call('EXISTS', KEYS[2]) == 0 then return {'', -1} end
+if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('GET', KEYS[3]) ~= run() then return {'', -1} end
 local seq = redis.call('INCR', KEYS[2])
 local m = ARGV[2]
 local i, j = string.find(m, '"seq":0,', 1, true)
 m = string.sub(m, 1, i - 1) .. '"seq":' .. string.format('%d', seq) .. ',' .. string.sub(m, j + 1)
 redis.call('SET', KEYS[1], 'P|' .. m, 'PX', ARGV[1])
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[4], seq, t[1] * 1000 + math.floor(t[2] / 1000) + tonumber(ARGV[3]))
 return {'N|', seq}
 `)
 
@@ -72,25 +71,24 @@ func parseRecord(v string) (RefRecord, error) {
 }
 
 // Begin starts a send of draft (its Seq is ignored) by user, in one round
-// trip to Redis. When (room, user, ref) is new, the caller owns it: Begin
-// allocates the room's next seq, records the message as pending for
-// pendingTTL and returns RefNew with the message to send. It returns
-// RefFailed, with the message to send again, when the caller took over a
-// failed send, and RefPending or RefDone when another send owns or finished
-// the ref.
+// trip to Redis. When (room, user, ref) is new, or its pending record is
+// for seq replace (a send whose seq was fenced and not stored), the caller
+// owns it: Begin allocates the room's next seq, records the message as
+// pending for ttl, gives the seq a Lease and returns RefNew with the
+// message to send. Otherwise it returns the record: RefPending or RefDone.
 //
-// A seq is never handed out twice: when the room's counter is missing
-// (first message, or Redis lost it) seed starts a new epoch and Begin tries
-// again.
-func (r *Redis) Begin(ctx context.Context, user string, draft protocol.Message, pendingTTL time.Duration, seed Seeder) (RefRecord, error) {
+// A seq is never handed out twice: when the room's counter is missing or
+// was written by another Redis run (a restart, a restore, a failover), seed
+// starts a new epoch and Begin tries again.
+func (r *Redis) Begin(ctx context.Context, user string, draft protocol.Message, ttl time.Duration, replace int64, seed Seeder) (RefRecord, error) {
 	draft.Seq = 0
 	tmpl, err := json.Marshal(draft)
 	if err != nil {
 		return RefRecord{}, fmt.Errorf("bus: begin: %w", err)
 	}
-	keys := []string{r.keys.Dedup(draft.Room, user, draft.Ref), r.keys.Seq(draft.Room)}
+	keys := []string{r.keys.Dedup(draft.Room, user, draft.Ref), r.keys.Seq(draft.Room), r.keys.Run(draft.Room), r.keys.Fly(draft.Room)}
 	for attempt := 0; attempt < 3; attempt++ {
-		out, err := begin.Run(ctx, r.rdb, keys, pendingTTL.Milliseconds(), tmpl).Slice()
+		out, err := begin.Run(ctx, r.rdb, keys, ttl.Milliseconds(), tmpl, Lease.Milliseconds(), replace).Slice()
 		if err != nil {
 			return RefRecord{}, unavailable("begin send", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/rookery-chat/rookery/packages/protocol"
@@ -98,7 +99,25 @@ func (p *Producer) Produce(ctx context.Context, msg protocol.Message) error {
 	if err != nil {
 		return fmt.Errorf("bus: produce: %w", err)
 	}
-	r := produceReq{msg: kafka.Message{Key: []byte(msg.Room), Value: value}, done: make(chan error, 1)}
+	return p.produce(ctx, msg.Room, value)
+}
+
+// ProduceFence writes the fence record that closes the epochs of room
+// before seq's (see Redis.Fence), like Produce.
+func (p *Producer) ProduceFence(ctx context.Context, room string, seq int64) error {
+	value, err := json.Marshal(Fence{Type: TypeFence, ID: uuid.Must(uuid.NewV7()).String(), Room: room, Seq: seq,
+		TS: protocol.FormatTime(time.Now())})
+	if err != nil {
+		return fmt.Errorf("bus: produce fence: %w", err)
+	}
+	return p.produce(ctx, room, value)
+}
+
+// produce writes one record keyed by room: one partition per room keeps
+// its log in order.
+func (p *Producer) produce(ctx context.Context, room string, value []byte) error {
+	var err error
+	r := produceReq{msg: kafka.Message{Key: []byte(room), Value: value}, done: make(chan error, 1)}
 	select {
 	case <-p.stop:
 		return unavailable("produce", errProducerClosed)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
@@ -33,9 +34,14 @@ func (r *Redis) Keys() Keys { return r.keys }
 // commit adds a durable message to the room's cache and publishes it, in one
 // step, so no subscriber can see it on the channel yet miss it in the cache.
 // Cache members are "<unix ms>|<frame>", so age trimming needs no decoding.
-// With a third key it also marks the send record done: its message is the
-// frame, whose extra "type" field a reader ignores.
-var commit = redis.NewScript(`
+// With a sixth key it also marks the send record done: its message is the
+// frame, whose extra "type" field a reader ignores. It refuses (0) a seq
+// whose epoch has ended, or whose counter Redis lost or rolled back: that
+// seq may have been fenced, and only the log can say whether it stands.
+var commit = redis.NewScript(luaRun + luaEpoch + `
+local c = redis.call('GET', KEYS[3])
+if not c or epoch(c) ~= epoch(ARGV[1]) or redis.call('GET', KEYS[4]) ~= run() then return 0 end
+redis.call('HDEL', KEYS[5], ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 local n = redis.call('ZCARD', KEYS[1])
 if n > tonumber(ARGV[3]) then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - tonumber(ARGV[3]) - 1) end
@@ -49,7 +55,7 @@ for i = 1, 100 do
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PUBLISH', KEYS[2], ARGV[6])
-if #KEYS == 3 then redis.call('SET', KEYS[3], 'D|' .. ARGV[6], 'PX', ARGV[7]) end
+if #KEYS == 6 then redis.call('SET', KEYS[6], 'D|' .. ARGV[6], 'PX', ARGV[7]) end
 return 1
 `)
 
@@ -60,30 +66,39 @@ type Done struct {
 	TTL       time.Duration
 }
 
+// ErrFenced means a commit was refused: the seq's epoch ended (or Redis
+// lost it) while the send was in flight, so the message is stored only if
+// the log has it before the epoch's fence.
+var ErrFenced = errors.New("bus: seq fenced")
+
 // Commit caches and publishes a message frame that Kafka has accepted and,
 // when done is not nil, marks its send record done, in one round trip.
 // frame is the complete {"type":"message",...} JSON that clients receive.
+// It returns ErrFenced, and does nothing, when the seq's epoch has ended.
 func (r *Redis) Commit(ctx context.Context, room string, seq int64, at time.Time, frame []byte, done *Done) error {
 	member := make([]byte, 0, len(frame)+16)
 	member = strconv.AppendInt(member, at.UnixMilli(), 10)
 	member = append(member, '|')
 	member = append(member, frame...)
 	cutoff := time.Now().Add(-r.recentTTL).UnixMilli()
-	keys := []string{r.keys.Recent(room), r.keys.Channel(room)}
+	keys := []string{r.keys.Recent(room), r.keys.Channel(room), r.keys.Seq(room), r.keys.Run(room), r.keys.Fly(room)}
 	args := []any{seq, member, r.recentMax, r.recentTTL.Milliseconds(), cutoff, frame}
 	if done != nil {
 		keys = append(keys, r.keys.Dedup(room, done.User, done.Ref))
 		args = append(args, done.TTL.Milliseconds())
 	}
-	err := commit.Run(ctx, r.rdb, keys, args...).Err()
+	n, err := commit.Run(ctx, r.rdb, keys, args...).Int64()
 	if err != nil {
 		return unavailable("commit", err)
+	}
+	if n == 0 {
+		return ErrFenced
 	}
 	return nil
 }
 
-// Skip tells the room's subscribers that seq was allocated but will never
-// be committed, so they need not wait for it.
+// Skip tells the room's subscribers that seq will never be committed (a
+// fence record's seq), so they need not wait for it.
 func (r *Redis) Skip(ctx context.Context, room string, seq int64) error {
 	b, _ := json.Marshal(skipFrame{Type: "skip", Room: room, Seq: seq})
 	if err := r.rdb.Publish(ctx, r.keys.Channel(room), b).Err(); err != nil {
@@ -165,16 +180,4 @@ func (r *Redis) Newest(ctx context.Context, room string) (int64, error) {
 		return 0, nil
 	}
 	return int64(zs[0].Score), nil
-}
-
-// Counter returns the room's current seq counter (0 when missing).
-func (r *Redis) Counter(ctx context.Context, room string) (int64, error) {
-	n, err := r.rdb.Get(ctx, r.keys.Seq(room)).Int64()
-	if err == redis.Nil {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, unavailable("counter", err)
-	}
-	return n, nil
 }

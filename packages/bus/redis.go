@@ -43,6 +43,12 @@ func (k Keys) Seq(room string) string { return k.roomKey(room, "seq") }
 // Recent is the room's recent-message cache (a sorted set by seq).
 func (k Keys) Recent(room string) string { return k.roomKey(room, "recent") }
 
+// Run is the id of the Redis run (process) that seeded the room's counter.
+func (k Keys) Run(room string) string { return k.roomKey(room, "run") }
+
+// Fly is the room's in-flight seqs: seq -> lease expiry (ms, Redis clock).
+func (k Keys) Fly(room string) string { return k.roomKey(room, "fly") }
+
 // Channel is the room's pub/sub channel.
 func (k Keys) Channel(room string) string { return k.roomKey(room, "ch") }
 

@@ -20,10 +20,11 @@ type CopyMessagesParams struct {
 	Body      string
 	Ref       string
 	CreatedAt time.Time
+	Fence     bool
 }
 
 const countMessages = `-- name: CountMessages :one
-SELECT count(*) FROM messages WHERE room_id = $1
+SELECT count(*) FROM messages WHERE room_id = $1 AND NOT fence
 `
 
 func (q *Queries) CountMessages(ctx context.Context, roomID uuid.UUID) (int64, error) {
@@ -31,6 +32,22 @@ func (q *Queries) CountMessages(ctx context.Context, roomID uuid.UUID) (int64, e
 	var count int64
 	err := row.Scan(&count)
 	return count, err
+}
+
+const getMessageByID = `-- name: GetMessageByID :one
+SELECT msg.seq, msg.fence FROM messages msg WHERE msg.id = $1
+`
+
+type GetMessageByIDRow struct {
+	Seq   int64
+	Fence bool
+}
+
+func (q *Queries) GetMessageByID(ctx context.Context, id uuid.UUID) (GetMessageByIDRow, error) {
+	row := q.db.QueryRow(ctx, getMessageByID, id)
+	var i GetMessageByIDRow
+	err := row.Scan(&i.Seq, &i.Fence)
+	return i, err
 }
 
 const insertMessageRow = `-- name: InsertMessageRow :execrows
@@ -66,11 +83,68 @@ func (q *Queries) InsertMessageRow(ctx context.Context, arg InsertMessageRowPara
 	return result.RowsAffected(), nil
 }
 
+const listLogAfter = `-- name: ListLogAfter :many
+SELECT msg.id, msg.seq, msg.fence, msg.sender_id, coalesce(u.username, '')::text AS sender_username,
+       msg.body, msg.ref, msg.created_at
+FROM messages msg LEFT JOIN users u ON u.id = msg.sender_id
+WHERE msg.room_id = $1 AND msg.seq > $2::bigint
+ORDER BY msg.seq
+LIMIT $3
+`
+
+type ListLogAfterParams struct {
+	RoomID   uuid.UUID
+	AfterSeq int64
+	MaxRows  int32
+}
+
+type ListLogAfterRow struct {
+	ID             uuid.UUID
+	Seq            int64
+	Fence          bool
+	SenderID       uuid.UUID
+	SenderUsername string
+	Body           string
+	Ref            string
+	CreatedAt      time.Time
+}
+
+// The room's log after a seq, fence rows included (sender and body are then
+// empty): how a room's sequencer closes an epoch.
+func (q *Queries) ListLogAfter(ctx context.Context, arg ListLogAfterParams) ([]ListLogAfterRow, error) {
+	rows, err := q.db.Query(ctx, listLogAfter, arg.RoomID, arg.AfterSeq, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListLogAfterRow{}
+	for rows.Next() {
+		var i ListLogAfterRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Seq,
+			&i.Fence,
+			&i.SenderID,
+			&i.SenderUsername,
+			&i.Body,
+			&i.Ref,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listMessagesAfter = `-- name: ListMessagesAfter :many
 SELECT msg.id, msg.room_id, msg.seq, msg.sender_id, u.username AS sender_username,
        msg.body, msg.ref, msg.created_at
 FROM messages msg JOIN users u ON u.id = msg.sender_id
-WHERE msg.room_id = $1 AND msg.seq > $2::bigint
+WHERE msg.room_id = $1 AND msg.seq > $2::bigint AND NOT msg.fence
 ORDER BY msg.seq
 LIMIT $3
 `
@@ -125,7 +199,7 @@ const listMessagesBefore = `-- name: ListMessagesBefore :many
 SELECT msg.id, msg.room_id, msg.seq, msg.sender_id, u.username AS sender_username,
        msg.body, msg.ref, msg.created_at
 FROM messages msg JOIN users u ON u.id = msg.sender_id
-WHERE msg.room_id = $1 AND msg.seq < $2::bigint
+WHERE msg.room_id = $1 AND msg.seq < $2::bigint AND NOT msg.fence
 ORDER BY msg.seq DESC
 LIMIT $3
 `
@@ -179,11 +253,11 @@ func (q *Queries) ListMessagesBefore(ctx context.Context, arg ListMessagesBefore
 
 const persistMessages = `-- name: PersistMessages :one
 WITH ins AS (
-    INSERT INTO messages (id, room_id, seq, sender_id, body, ref, created_at)
+    INSERT INTO messages (id, room_id, seq, sender_id, body, ref, created_at, fence)
     SELECT unnest($1::uuid[]), unnest($2::uuid[]),
            unnest($3::bigint[]), unnest($4::uuid[]),
            unnest($5::text[]), unnest($6::text[]),
-           unnest($7::timestamptz[])
+           unnest($7::timestamptz[]), unnest($8::boolean[])
     ON CONFLICT DO NOTHING
     RETURNING room_id, seq, created_at
 ), activity AS (
@@ -205,6 +279,7 @@ type PersistMessagesParams struct {
 	Bodies     []string
 	Refs       []string
 	CreatedAts []time.Time
+	Fences     []bool
 }
 
 // Stores a batch in one statement, one round trip: the rows (a replayed
@@ -218,6 +293,7 @@ func (q *Queries) PersistMessages(ctx context.Context, arg PersistMessagesParams
 		arg.Bodies,
 		arg.Refs,
 		arg.CreatedAts,
+		arg.Fences,
 	)
 	var inserted int64
 	err := row.Scan(&inserted)

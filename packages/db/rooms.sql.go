@@ -137,31 +137,6 @@ func (q *Queries) CreateRoom(ctx context.Context, arg CreateRoomParams) (Room, e
 	return i, err
 }
 
-const existingRooms = `-- name: ExistingRooms :many
-SELECT id FROM rooms WHERE id = ANY($1::uuid[])
-`
-
-// Which of these rooms exist: the persister's reference check, once per batch.
-func (q *Queries) ExistingRooms(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, existingRooms, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []uuid.UUID{}
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const getRoom = `-- name: GetRoom :one
 SELECT id, name, visibility, direct_key, created_by, created_at, last_seq, last_activity_at, seq_epoch FROM rooms WHERE id = $1
 `
@@ -181,6 +156,48 @@ func (q *Queries) GetRoom(ctx context.Context, id uuid.UUID) (Room, error) {
 		&i.SeqEpoch,
 	)
 	return i, err
+}
+
+const roomLastSeq = `-- name: RoomLastSeq :one
+SELECT last_seq FROM rooms WHERE id = $1
+`
+
+func (q *Queries) RoomLastSeq(ctx context.Context, id uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, roomLastSeq, id)
+	var last_seq int64
+	err := row.Scan(&last_seq)
+	return last_seq, err
+}
+
+const roomPositions = `-- name: RoomPositions :many
+SELECT id, last_seq FROM rooms WHERE id = ANY($1::uuid[])
+`
+
+type RoomPositionsRow struct {
+	ID      uuid.UUID
+	LastSeq int64
+}
+
+// Which of these rooms exist, and the newest seq stored in each: the
+// persister's reference check and epoch fence, once per batch.
+func (q *Queries) RoomPositions(ctx context.Context, ids []uuid.UUID) ([]RoomPositionsRow, error) {
+	rows, err := q.db.Query(ctx, roomPositions, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RoomPositionsRow{}
+	for rows.Next() {
+		var i RoomPositionsRow
+		if err := rows.Scan(&i.ID, &i.LastSeq); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const searchPublicRooms = `-- name: SearchPublicRooms :many

@@ -36,6 +36,7 @@ func (r iteratorForCopyMessages) Values() ([]interface{}, error) {
 		r.rows[0].Body,
 		r.rows[0].Ref,
 		r.rows[0].CreatedAt,
+		r.rows[0].Fence,
 	}, nil
 }
 
@@ -47,5 +48,5 @@ func (r iteratorForCopyMessages) Err() error {
 // duplicate (a batch replayed after a crash), and the caller falls back to
 // PersistMessages.
 func (q *Queries) CopyMessages(ctx context.Context, arg []CopyMessagesParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"messages"}, []string{"id", "room_id", "seq", "sender_id", "body", "ref", "created_at"}, &iteratorForCopyMessages{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"messages"}, []string{"id", "room_id", "seq", "sender_id", "body", "ref", "created_at", "fence"}, &iteratorForCopyMessages{rows: arg})
 }

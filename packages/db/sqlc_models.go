@@ -26,6 +26,7 @@ type Message struct {
 	Body      string
 	Ref       string
 	CreatedAt time.Time
+	Fence     bool
 }
 
 type Room struct {

@@ -20,7 +20,7 @@ ORDER BY m.room_id, u.username;
 SELECT r.*, m.last_read_seq,
        (SELECT count(*) FROM (
             SELECT 1 FROM messages msg
-            WHERE msg.room_id = r.id AND msg.seq > m.last_read_seq AND msg.sender_id <> m.user_id
+            WHERE msg.room_id = r.id AND msg.seq > m.last_read_seq AND msg.sender_id <> m.user_id AND NOT msg.fence
             LIMIT 1000) unread)::bigint AS unread
 FROM room_members m JOIN rooms r ON r.id = m.room_id
 WHERE m.user_id = $1

@@ -25,9 +25,13 @@ LIMIT sqlc.arg(max_rows);
 -- seed the Redis counter, so seeds happen in epoch order.
 UPDATE rooms SET seq_epoch = seq_epoch + 1 WHERE id = $1 RETURNING seq_epoch;
 
--- name: ExistingRooms :many
--- Which of these rooms exist: the persister's reference check, once per batch.
-SELECT id FROM rooms WHERE id = ANY(sqlc.arg(ids)::uuid[]);
+-- name: RoomPositions :many
+-- Which of these rooms exist, and the newest seq stored in each: the
+-- persister's reference check and epoch fence, once per batch.
+SELECT id, last_seq FROM rooms WHERE id = ANY(sqlc.arg(ids)::uuid[]);
+
+-- name: RoomLastSeq :one
+SELECT last_seq FROM rooms WHERE id = $1;
 
 -- name: AdvanceRooms :exec
 -- Moves each room's newest stored seq and activity time forward, never back.

@@ -21,6 +21,13 @@ var (
 // it, for instance).
 func BuildApp(t testing.TB, name string) string {
 	t.Helper()
+	return build(t, name, "./apps/"+name)
+}
+
+// build builds the package at pkg (relative to the repository root), with
+// the race detector, once per test process.
+func build(t testing.TB, name, pkg string) string {
+	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	if p, ok := built[name]; ok {
@@ -34,7 +41,7 @@ func BuildApp(t testing.TB, name string) string {
 		buildDir = d
 	}
 	out := filepath.Join(buildDir, name)
-	cmd := exec.Command("go", "build", "-race", "-o", out, "./apps/"+name)
+	cmd := exec.Command("go", "build", "-race", "-o", out, pkg)
 	cmd.Dir = RepoRoot()
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", name, err, b)
@@ -48,6 +55,18 @@ func BuildApp(t testing.TB, name string) string {
 func StartApp(t testing.TB, name, bin string, env ...string) *devenv.Proc {
 	t.Helper()
 	p, err := devenv.StartProc(devenv.ProcSpec{Name: name, Path: bin, Env: env, Out: testWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	return p
+}
+
+// startArgs runs a built binary with arguments; it is killed when the test
+// ends.
+func startArgs(t testing.TB, name, bin string, args []string) *devenv.Proc {
+	t.Helper()
+	p, err := devenv.StartProc(devenv.ProcSpec{Name: name, Path: bin, Args: args, Out: testWriter{t}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,28 +13,44 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/db"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
-// row is a decoded, validated message ready for the database.
+// row is a decoded, validated message, or fence, ready for the database.
 type row struct {
 	id, room, sender uuid.UUID
 	seq              int64
 	body, ref        string
 	at               time.Time
-	src              int // index of the record in its batch
+	fence            bool // a fence record: no sender, body or ref
+	src              int  // index of the record in its batch
+}
+
+// record is either kind of log record: a message, or a bus.Fence.
+type record struct {
+	Type string `json:"type"`
+	protocol.Message
 }
 
 // decode parses and checks one record value. An error means the record can
 // never be stored: it goes to the dead-letter topic.
 func decode(value []byte) (row, error) {
-	var m protocol.Message
-	if err := json.Unmarshal(value, &m); err != nil {
+	var rec record
+	if err := json.Unmarshal(value, &rec); err != nil {
 		return row{}, fmt.Errorf("undecodable JSON: %w", err)
 	}
+	m := rec.Message
 	var r row
 	var err error
+	switch rec.Type {
+	case "":
+	case bus.TypeFence:
+		return decodeFence(m)
+	default:
+		return row{}, fmt.Errorf("unknown record type %q", rec.Type)
+	}
 	if r.id, err = uuid.Parse(m.ID); err != nil {
 		return row{}, fmt.Errorf("bad id %q", m.ID)
 	}
@@ -60,16 +76,36 @@ func decode(value []byte) (row, error) {
 	return r, nil
 }
 
+// decodeFence checks a fence record (its fields are a Message's).
+func decodeFence(m protocol.Message) (row, error) {
+	r := row{fence: true}
+	var err error
+	if r.id, err = uuid.Parse(m.ID); err != nil {
+		return row{}, fmt.Errorf("bad fence id %q", m.ID)
+	}
+	if r.room, err = uuid.Parse(m.Room); err != nil {
+		return row{}, fmt.Errorf("bad fence room %q", m.Room)
+	}
+	if m.Seq <= 0 || !bus.IsEpochStart(m.Seq) {
+		return row{}, fmt.Errorf("bad fence seq %d", m.Seq)
+	}
+	if r.at, err = protocol.ParseTime(m.TS); err != nil {
+		return row{}, fmt.Errorf("bad fence ts %q", m.TS)
+	}
+	r.seq = m.Seq
+	return r, nil
+}
+
 // params turns rows into the arrays of the batch statement.
 func params(rows []row) db.PersistMessagesParams {
 	p := db.PersistMessagesParams{
 		Ids: make([]uuid.UUID, len(rows)), RoomIds: make([]uuid.UUID, len(rows)), Seqs: make([]int64, len(rows)),
 		SenderIds: make([]uuid.UUID, len(rows)), Bodies: make([]string, len(rows)), Refs: make([]string, len(rows)),
-		CreatedAts: make([]time.Time, len(rows)),
+		CreatedAts: make([]time.Time, len(rows)), Fences: make([]bool, len(rows)),
 	}
 	for i, r := range rows {
 		p.Ids[i], p.RoomIds[i], p.Seqs[i], p.SenderIds[i] = r.id, r.room, r.seq, r.sender
-		p.Bodies[i], p.Refs[i], p.CreatedAts[i] = r.body, r.ref, r.at
+		p.Bodies[i], p.Refs[i], p.CreatedAts[i], p.Fences[i] = r.body, r.ref, r.at, r.fence
 	}
 	return p
 }
@@ -79,7 +115,7 @@ func copyParams(rows []row) []db.CopyMessagesParams {
 	out := make([]db.CopyMessagesParams, len(rows))
 	for i, r := range rows {
 		out[i] = db.CopyMessagesParams{ID: r.id, RoomID: r.room, Seq: r.seq, SenderID: r.sender,
-			Body: r.body, Ref: r.ref, CreatedAt: r.at}
+			Body: r.body, Ref: r.ref, CreatedAt: r.at, Fence: r.fence}
 	}
 	return out
 }
@@ -95,7 +131,7 @@ func advanceParams(rows []row) db.AdvanceRoomsParams {
 	for _, r := range rows {
 		t := rooms[r.room]
 		t.seq = max(t.seq, r.seq)
-		if r.at.After(t.at) {
+		if !r.fence && r.at.After(t.at) { // a fence is no activity
 			t.at = r.at
 		}
 		rooms[r.room] = t

@@ -25,3 +25,7 @@ var (
 var slowBatches = promauto.NewCounter(prometheus.CounterOpts{
 	Name: "rookery_persister_slow_batches_total",
 	Help: "Batches COPY could not take whole (replayed or rejected rows), stored row-checked instead."})
+
+var fencedOut = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "rookery_persister_fenced_out_total",
+	Help: "Records dropped because a newer epoch of their room was stored before them (their seq was fenced)."})

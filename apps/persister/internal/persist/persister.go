@@ -2,7 +2,6 @@ package persist
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -52,6 +51,8 @@ type Persister struct {
 	known   *knownRefs
 	limiter *rate.Limiter
 	failing atomic.Value // string: what is failing now, "" when healthy
+	// progress is when a batch's offsets were last committed (unix ns).
+	progress atomic.Int64
 }
 
 // New returns a Persister reading src and writing to pool.
@@ -66,6 +67,14 @@ func New(log *slog.Logger, opt Options, src Source, dlq DeadLetters, pool *pgxpo
 
 // Failing says what keeps failing ("" when all is well), for readiness.
 func (p *Persister) Failing() string { return p.failing.Load().(string) }
+
+// LastProgress is when the persister last committed a batch (zero: never).
+func (p *Persister) LastProgress() time.Time {
+	if ns := p.progress.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
 
 // Run consumes until ctx ends. One batch is collected and decoded while
 // the previous one is written, so the CPU work of reading Kafka overlaps the
@@ -89,7 +98,6 @@ func (p *Persister) Run(parent context.Context) error {
 		if err = p.process(ctx, b); err != nil {
 			break
 		}
-		consumerLag.Set(float64(p.src.Stats().Lag))
 	}
 	cancel()
 	for range batches { // let the collector see ctx and exit
@@ -136,9 +144,21 @@ func (p *Persister) collectLoop(ctx context.Context, out chan<- batch) error {
 }
 
 // collect waits for one record, then gathers more until the batch is full
-// or BatchTimeout has passed since the first.
+// or BatchTimeout has passed since the first. Kafka errors are retried
+// like database ones: the persister waits out a broker outage.
 func (p *Persister) collect(ctx context.Context) ([]kafka.Message, error) {
-	first, err := p.src.FetchMessage(ctx)
+	var first kafka.Message
+	err := retry(ctx, p.log, "kafka-fetch", p.backoff(), never, func() error {
+		var err error
+		first, err = p.src.FetchMessage(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			p.failing.Store("kafka")
+		case err == nil && p.Failing() == "kafka":
+			p.failing.Store("")
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -149,10 +169,10 @@ func (p *Persister) collect(ctx context.Context) ([]kafka.Message, error) {
 	for len(batch) < p.opt.BatchSize {
 		m, err := p.src.FetchMessage(tctx)
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				break
+			if ctx.Err() != nil {
+				return batch, err
 			}
-			return batch, err
+			break // time is up, or Kafka failed: store what we have
 		}
 		batch = append(batch, m)
 	}
@@ -188,13 +208,27 @@ func (p *Persister) process(ctx context.Context, b batch) error {
 		deadLettered.Add(float64(len(dead)))
 	}
 	// The rows are committed in PostgreSQL: commit the offsets even if we
-	// are shutting down, within a bound.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	// are shutting down, within a bound. An offset that cannot be committed
+	// (Kafka down that long, or the partition moved to another member) only
+	// means the batch is read again, and storing it again changes nothing.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitPatience)
 	defer cancel()
-	return retry(cctx, p.log, "kafka-commit", p.backoff(), never, func() error {
+	err := retry(cctx, p.log, "kafka-commit", p.backoff(), never, func() error {
 		return p.src.CommitMessages(cctx, b.msgs...)
 	})
+	if err != nil {
+		p.log.Warn("offsets not committed; the batch will be read again", "records", len(b.msgs), "err", err)
+		return nil
+	}
+	p.progress.Store(time.Now().UnixNano())
+	if p.Failing() == "kafka" {
+		p.failing.Store("")
+	}
+	return nil
 }
+
+// commitPatience bounds the retries of one offset commit.
+const commitPatience = 30 * time.Second
 
 func (p *Persister) backoff() backoff { return backoff{min: p.opt.RetryMin, max: p.opt.RetryMax} }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/db"
 )
 
@@ -106,63 +107,69 @@ func (p *Persister) write(ctx context.Context, rows []row) ([]badRow, error) {
 	return append(left, right...), nil
 }
 
-// checkRefs splits rows into those whose room and sender exist and those
-// that can never be stored. Ids seen to exist are remembered: rooms and
-// users are never deleted.
+// checkRefs splits rows into those that can be stored and those that can
+// never be (their room or sender does not exist), and drops the rows an
+// epoch fence closed out: a row whose epoch is older than one already
+// stored for its room, or one earlier in the batch, comes after that
+// epoch's fence (or first message) in the log, so its send was refused and
+// sent again under a new seq, or was never acknowledged. Senders seen to
+// exist are remembered (users are never deleted); rooms are read every
+// batch, for their newest stored seq.
 func (p *Persister) checkRefs(ctx context.Context, rows []row) ([]row, []badRow, error) {
 	var rooms, users []uuid.UUID
 	for _, r := range rows {
-		if !p.known.has(r.room) {
-			rooms = append(rooms, r.room)
-		}
-		if !p.known.has(r.sender) {
+		rooms = append(rooms, r.room)
+		if !r.fence && !p.known.has(r.sender) {
 			users = append(users, r.sender)
 		}
 	}
-	if len(rooms) == 0 && len(users) == 0 {
-		return rows, nil, nil
-	}
 	rooms, users = compactIDs(rooms), compactIDs(users)
-	exists := make(map[uuid.UUID]bool, len(rooms)+len(users))
+	epochs := make(map[uuid.UUID]int64, len(rooms))
+	userOK := make(map[uuid.UUID]bool, len(users))
 	err := retry(ctx, p.log, "postgres", p.backoff(), never, func() error {
-		for _, look := range []struct {
-			ids   []uuid.UUID
-			query func(context.Context, []uuid.UUID) ([]uuid.UUID, error)
-		}{{rooms, p.q.ExistingRooms}, {users, p.q.ExistingUsers}} {
-			if len(look.ids) == 0 {
-				continue
-			}
-			found, err := look.query(ctx, look.ids)
-			if err != nil {
-				p.failing.Store("postgres")
-				return fmt.Errorf("check references: %w", err)
-			}
-			for _, id := range found {
-				exists[id] = true
-			}
+		found, err := p.q.RoomPositions(ctx, rooms)
+		if err != nil {
+			p.failing.Store("postgres")
+			return fmt.Errorf("check rooms: %w", err)
+		}
+		for _, f := range found {
+			epochs[f.ID] = bus.EpochOf(f.LastSeq)
+		}
+		if len(users) == 0 {
+			return nil
+		}
+		ids, err := p.q.ExistingUsers(ctx, users)
+		if err != nil {
+			p.failing.Store("postgres")
+			return fmt.Errorf("check senders: %w", err)
+		}
+		for _, id := range ids {
+			userOK[id] = true
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	for id := range exists {
+	for id := range userOK {
 		p.known.add(id)
 	}
 	var bad []badRow
-	ok := rows[:0:0]
+	ok := make([]row, 0, len(rows))
 	for _, r := range rows {
+		top, exists := epochs[r.room]
 		switch {
-		case !exists[r.room] && !p.known.has(r.room):
+		case !exists:
 			bad = append(bad, badRow{r.src, fmt.Errorf("room %s does not exist", r.room)})
-		case !exists[r.sender] && !p.known.has(r.sender):
+		case !r.fence && !p.known.has(r.sender):
 			bad = append(bad, badRow{r.src, fmt.Errorf("sender %s does not exist", r.sender)})
+		case bus.EpochOf(r.seq) < top:
+			fencedOut.Inc()
+			p.log.Info("message of a fenced epoch dropped", "room", r.room, "seq", r.seq, "id", r.id)
 		default:
+			epochs[r.room] = max(top, bus.EpochOf(r.seq))
 			ok = append(ok, r)
 		}
-	}
-	if len(bad) == 0 {
-		return rows, nil, nil
 	}
 	return ok, bad, nil
 }

@@ -18,11 +18,19 @@ import (
 // "unavailable", until it is acknowledged.
 func sendUntilAck(t *testing.T, w *servertest.WS, room, ref string) servertest.Frame {
 	t.Helper()
+	f, _ := sendCountingRetries(t, w, room, ref)
+	return f
+}
+
+// sendCountingRetries is sendUntilAck, also saying how many attempts were
+// answered unavailable.
+func sendCountingRetries(t *testing.T, w *servertest.WS, room, ref string) (servertest.Frame, int) {
+	t.Helper()
 	deadline := time.Now().Add(servertest.Timeout)
-	for {
+	for retries := 0; ; retries++ {
 		f := w.SendMsg(room, ref, "body of "+ref)
 		if f.Type() == "ack" {
-			return f
+			return f, retries
 		}
 		if f.Str("code") != "unavailable" || time.Now().After(deadline) {
 			t.Fatalf("send %s: %s", ref, f.Raw)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rookery-chat/rookery/apps/server/internal/config"
 	"github.com/rookery-chat/rookery/apps/server/internal/ratelimit"
+	"github.com/rookery-chat/rookery/apps/server/internal/store"
 	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
@@ -22,18 +23,22 @@ import (
 type Store interface {
 	UserByToken(ctx context.Context, hash []byte) (protocol.User, error)
 	CheckMember(ctx context.Context, roomID string, user protocol.User) error
-	SeedSeq(ctx context.Context, roomID string, set func(epoch int64) error) error
+	SeedSeq(ctx context.Context, roomID string, set func(epoch int64) (bool, error)) error
 	MessagesBefore(ctx context.Context, roomID string, before int64, limit int) ([]protocol.Message, error)
 	MessagesAfter(ctx context.Context, roomID string, after int64, limit int) ([]protocol.Message, error)
+	LogAfter(ctx context.Context, roomID string, after int64, limit int) ([]store.LogEntry, int64, error)
+	StoredSeq(ctx context.Context, messageID string) (bool, error)
+	RoomLastSeq(ctx context.Context, roomID string) (int64, error)
 	ReadStore
 	RoomMembers(ctx context.Context, roomID string, max int32) ([]protocol.User, error)
 	UserRooms(ctx context.Context, userID string) ([]string, error)
 	UserByID(ctx context.Context, userID string) (protocol.User, error)
 }
 
-// Producer appends a message to the durable log.
+// Producer appends a message, or a fence record, to the durable log.
 type Producer interface {
 	Produce(ctx context.Context, msg protocol.Message) error
+	ProduceFence(ctx context.Context, room string, seq int64) error
 }
 
 var _ Producer = (*bus.Producer)(nil)
@@ -51,17 +56,20 @@ type Hub struct {
 	presence *presence
 	flusher  *flusher
 	commits  *commitWaiters
-	jobs     chan job // client requests for the workers
+	jobs     chan job      // client requests for the workers
+	settling chan struct{} // slots of sends settled in the background
 
 	ctx    context.Context // ends at Close; parent of every goroutine's context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	rooms    map[string]*room
-	conns    map[*Conn]struct{}
-	buckets  map[string]*userBucket
-	draining bool
+	mu      sync.Mutex
+	rooms   map[string]*room
+	conns   map[*Conn]struct{}
+	buckets map[string]*userBucket
+	// takeovers are the sends of dead owners this server is settling.
+	takeovers map[roomSeq]bool
+	draining  bool
 }
 
 type userBucket struct {
@@ -76,7 +84,8 @@ func NewHub(log *slog.Logger, cfg config.Config, st Store, rb *bus.Redis, p Prod
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{log: log, cfg: cfg, store: st, redis: rb, producer: p, ctx: ctx, cancel: cancel,
 		members: newMemberCache(30*time.Second, 100_000),
-		rooms:   make(map[string]*room), conns: make(map[*Conn]struct{}), buckets: make(map[string]*userBucket)}
+		rooms:   make(map[string]*room), conns: make(map[*Conn]struct{}), buckets: make(map[string]*userBucket),
+		takeovers: make(map[roomSeq]bool), settling: make(chan struct{}, settleSlots)}
 	h.reads = &readCoalescer{pending: make(map[memberKey]int64), store: st, log: log}
 	h.sub = bus.NewSubscriber(ctx, rb.Client(), rb.Keys(), h, log)
 	h.presence = newPresence(h)

@@ -23,7 +23,12 @@ var (
 	rateLimited = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "rookery_ws_rate_limited_total", Help: "Sends refused by the rate limit."})
 	gapsSkipped = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "rookery_seq_gaps_skipped_total", Help: "Seqs given up on after GAP_TIMEOUT."})
+		Name: "rookery_seq_gaps_skipped_total", Help: "Seqs a room stopped waiting for because its buffer was full."})
+	epochsFenced = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "rookery_seq_epochs_fenced_total", Help: "Epochs this server fenced (a send's owner died, or Redis lost data) and wrote a fence record for."})
+	sendsSettled = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "rookery_sends_settled_total", Help: "Sends whose first attempt failed, by how their fate was settled: committed, stored (found in the log after a fence), resent (not stored; sent again under a new seq)."},
+		[]string{"fate"})
 	sendLatency = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name: "rookery_send_ack_seconds", Help: "Time from a send frame to its ack.",
 		Buckets: []float64{.001, .002, .005, .01, .015, .025, .05, .1, .25, .5, 1, 5}})

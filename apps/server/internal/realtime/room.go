@@ -3,11 +3,10 @@ package realtime
 import (
 	"context"
 	"encoding/json"
-	"math"
-	"sort"
 	"sync"
 	"time"
 
+	"github.com/rookery-chat/rookery/apps/server/internal/store"
 	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
@@ -29,13 +28,12 @@ type room struct {
 	readyErr error
 	confirm  chan struct{} // signalled by OnSubscribed
 
-	mu       sync.Mutex
-	subs     map[*sub]struct{}
-	last     int64            // highest seq handled (delivered or given up)
-	pending  map[int64][]byte // out-of-order frames; nil value: a skipped seq
-	gapSince time.Time
-	timer    *time.Timer
-	closed   bool
+	mu          sync.Mutex
+	subs        map[*sub]struct{}
+	seq         *sequencer
+	timer       *time.Timer
+	lastResolve time.Time // when a stuck hole was last resolved
+	closed      bool
 }
 
 // sub is one connection's subscription to a room.
@@ -65,7 +63,8 @@ func (h *Hub) acquire(ctx context.Context, id string) (*room, error) {
 	r := h.rooms[id]
 	if r == nil {
 		r = &room{id: id, hub: h, ready: make(chan struct{}), confirm: make(chan struct{}, 1),
-			subs: make(map[*sub]struct{}), pending: make(map[int64][]byte)}
+			subs: make(map[*sub]struct{})}
+		r.seq = newSequencer(r.deliver)
 		h.rooms[id] = r
 		// Subscribe under h.mu, so that this SUBSCRIBE reaches Redis after
 		// the UNSUBSCRIBE of an earlier incarnation of the room.
@@ -112,9 +111,7 @@ func (r *room) init(err error) {
 			pos, err = r.hub.redis.Counter(ctx, r.id)
 		}
 		r.mu.Lock()
-		if pos > r.last {
-			r.last = pos
-		}
+		r.seq.start(pos)
 		r.mu.Unlock()
 	}
 	if err != nil {
@@ -175,7 +172,7 @@ func (h *Hub) OnSubscribed(id string) {
 	select {
 	case <-r.ready:
 		h.wg.Add(1)
-		go func() { defer h.wg.Done(); r.resync(false) }()
+		go func() { defer h.wg.Done(); r.resync() }()
 	default:
 		select {
 		case r.confirm <- struct{}{}:
@@ -206,97 +203,28 @@ func (h *Hub) OnMessage(id string, frame []byte) {
 	}
 }
 
-// offer hands the sequencer one seq (frame nil: the seq will never come).
+// offer hands the sequencer one seq (frame nil: the seq carries no message).
 func (r *room) offer(seq int64, frame []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if seq <= r.last {
-		return // duplicate or too late
+	r.seq.offer(time.Now(), seq, frame)
+	if len(r.seq.pending) >= maxPending {
+		gapsSkipped.Add(float64(r.seq.giveUp(time.Now())))
 	}
-	// Anything else waits, the start of a new epoch too, unless the room
-	// has no position yet: the end of the old epoch may have been lost
-	// with Redis (see resync).
-	if seq == r.last+1 || r.last == 0 && bus.IsEpochStart(seq) {
-		r.deliver(seq, frame)
-		r.drain()
-		return
+	if r.seq.need().hole != 0 {
+		r.armTimer()
 	}
-	if len(r.pending) >= maxPending {
-		r.giveUp()
-	}
-	r.pending[seq] = frame
-	if r.gapSince.IsZero() {
-		r.gapSince = time.Now()
-	}
-	r.armTimer()
 }
 
 // deliver sends one seq to every subscriber; r.mu is held.
 func (r *room) deliver(seq int64, frame []byte) {
-	r.last = seq
-	if frame == nil {
-		return
-	}
 	messagesFanout.Inc()
 	for s := range r.subs {
 		s.send(seq, frame)
 	}
 }
 
-// drain delivers pending seqs that are now next in line; r.mu is held.
-func (r *room) drain() {
-	for {
-		f, ok := r.pending[r.last+1]
-		if !ok {
-			break
-		}
-		delete(r.pending, r.last+1)
-		r.deliver(r.last+1, f)
-	}
-	for s := range r.pending {
-		if s <= r.last {
-			delete(r.pending, s)
-		}
-	}
-	if len(r.pending) == 0 {
-		r.gapSince = time.Time{}
-		if r.timer != nil {
-			r.timer.Stop()
-		}
-	}
-}
-
-// giveUp delivers everything pending in order, accepting the gaps; r.mu is
-// held. Called once a gap outlived GapTimeout: its seq was allocated by a
-// sender that then failed without saying so.
-func (r *room) giveUp() {
-	from := r.last
-	if seqs := r.deliverThrough(math.MaxInt64); len(seqs) > 0 {
-		gapsSkipped.Add(float64(seqs[0] - from - 1))
-	}
-	r.gapSince = time.Time{}
-}
-
-// deliverThrough delivers, in order and accepting gaps, every pending seq up
-// to limit, and returns the seqs it took, lowest first; r.mu is held.
-func (r *room) deliverThrough(limit int64) []int64 {
-	seqs := make([]int64, 0, len(r.pending))
-	for s := range r.pending {
-		if s <= limit {
-			seqs = append(seqs, s)
-		}
-	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	for _, s := range seqs {
-		if s > r.last {
-			r.deliver(s, r.pending[s])
-		}
-		delete(r.pending, s)
-	}
-	return seqs
-}
-
-// gapCheck is how often a room with a gap looks into the cache.
+// gapCheck is how often a room with a hole looks into the cache.
 const gapCheck = 200 * time.Millisecond
 
 func (r *room) armTimer() {
@@ -304,28 +232,22 @@ func (r *room) armTimer() {
 		return
 	}
 	if r.timer == nil {
-		r.timer = time.AfterFunc(gapCheck, func() { r.resync(true) })
+		r.timer = time.AfterFunc(gapCheck, r.resync)
 		return
 	}
 	r.timer.Reset(gapCheck)
 }
 
-// resync reads what the cache holds after the room's position and feeds it
-// to the sequencer: this repairs anything pub/sub lost. With fromTimer, a
-// gap older than GapTimeout that neither the cache nor the history can
-// fill is given up.
-//
-// A new epoch starts when Redis lost the room's counter, and it may have
-// lost the old epoch's last messages with it: from the cache, and from
-// pub/sub if they were in flight. Nobody knows how many there were, so the
-// epoch's first seq is delivered only once PostgreSQL holds it: the
-// persister stores a room's messages in log order, so by then it holds
-// every acknowledged message of the old epoch too, and those come first.
-func (r *room) resync(fromTimer bool) {
+// resync repairs what the stream is missing: from the recent cache (pub/sub
+// lost it), and from the stored log when a newer epoch waits or a hole has
+// been stuck for GapTimeout. A hole stuck that long whose seq's owner is
+// gone (its lease expired) is fenced: its epoch ends, and the log then says
+// which of that epoch's messages stand.
+func (r *room) resync() {
 	r.mu.Lock()
-	after, closed := r.last, r.closed
+	after, closed, n := r.seq.last, r.closed, r.seq.need()
 	r.mu.Unlock()
-	if closed {
+	if closed || r.hub.ctx.Err() != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.hub.ctx, 5*time.Second)
@@ -334,65 +256,52 @@ func (r *room) resync(fromTimer bool) {
 	if err != nil {
 		r.hub.log.Warn("room resync failed", "room", r.id, "err", err)
 	}
-	epoch := r.waitingEpoch()
-	var stored []protocol.Message
-	if epoch > 0 {
-		stored, err = r.hub.store.MessagesAfter(ctx, r.id, after, maxPending)
+	stuck := n.hole != 0 && time.Since(n.since) >= r.hub.cfg.GapTimeout
+	var entries []logEntry
+	var top int64
+	readLog := false
+	if n.newEpoch || stuck {
+		var log []store.LogEntry
+		log, top, err = r.hub.store.LogAfter(ctx, r.id, after, maxPending)
 		if err != nil {
-			r.hub.log.Warn("room resync from history failed", "room", r.id, "err", err)
+			r.hub.log.Warn("room resync from the log failed", "room", r.id, "err", err)
+		} else {
+			readLog = true
+			entries = logEntries(log)
 		}
 	}
+	now := time.Now()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, c := range cached {
-		r.hold(c.Seq, c.Frame)
+		r.seq.offer(now, c.Seq, c.Frame)
 	}
-	if epoch > 0 && len(stored) > 0 && stored[len(stored)-1].Seq >= epoch {
-		for _, m := range stored {
-			if m.Seq < epoch {
-				r.hold(m.Seq, messageFrame(m))
-			}
-		}
-		r.deliverThrough(epoch) // the old epoch's end, then the new epoch's first
+	if readLog {
+		r.seq.fromLog(now, entries, top, len(entries) < maxPending)
 	}
-	if len(r.pending) > 0 && r.gapSince.IsZero() {
-		r.gapSince = time.Now()
+	n = r.seq.need()
+	resolve := stuck && n.hole != 0 && !n.newEpoch && now.Sub(r.lastResolve) >= r.hub.cfg.GapTimeout
+	if resolve {
+		r.lastResolve = now
 	}
-	r.drain()
-	if len(r.pending) == 0 {
-		return
+	if n.hole != 0 {
+		r.armTimer()
 	}
-	if fromTimer && time.Since(r.gapSince) >= r.hub.cfg.GapTimeout {
-		r.giveUp()
-		return
-	}
-	r.armTimer()
-}
-
-// hold adds a frame the sequencer has not handled yet; r.mu is held.
-func (r *room) hold(seq int64, frame []byte) {
-	if seq > r.last {
-		if _, ok := r.pending[seq]; !ok {
-			r.pending[seq] = frame
-		}
+	r.mu.Unlock()
+	if resolve {
+		r.hub.resolveHole(ctx, r.id, n.hole)
 	}
 }
 
-// waitingEpoch is the first seq of a new epoch that the room holds back,
-// when nothing older is pending; 0 otherwise.
-func (r *room) waitingEpoch() int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var low int64
-	for s := range r.pending {
-		if low == 0 || s < low {
-			low = s
+// logEntries turns stored log entries into the sequencer's.
+func logEntries(log []store.LogEntry) []logEntry {
+	out := make([]logEntry, len(log))
+	for i, e := range log {
+		out[i].seq = e.Seq
+		if !e.Fence {
+			out[i].frame = messageFrame(e.Message)
 		}
 	}
-	if r.last > 0 && low > r.last+1 && bus.IsEpochStart(low) {
-		return low
-	}
-	return 0
+	return out
 }
 
 // broadcast sends a seq-less frame (typing, read) to the room's local
@@ -444,7 +353,7 @@ func (h *Hub) subscribe(ctx context.Context, c *Conn, roomID string, after *int6
 	}
 	s := &sub{conn: c, room: r}
 	r.mu.Lock()
-	cutoff := r.last
+	cutoff := r.seq.last
 	r.subs[s] = struct{}{}
 	r.mu.Unlock()
 	if !c.addSub(roomID, s) {
@@ -526,6 +435,29 @@ func (h *Hub) dropSub(s *sub) {
 	h.release(s.room)
 }
 
+// replayWait bounds how long a replay waits for the persister.
+const replayWait = 2 * time.Second
+
+// awaitStored waits, up to replayWait, until PostgreSQL holds the room's
+// log up to seq: the part of a replay that the cache does not hold (after
+// Redis lost it, or for an old position) must not miss messages the
+// persister has not written yet. A seq that will never be stored (one the
+// room gave up) costs the whole wait.
+func (h *Hub) awaitStored(ctx context.Context, roomID string, seq int64) {
+	deadline := time.Now().Add(replayWait)
+	for {
+		top, err := h.store.RoomLastSeq(ctx, roomID)
+		if err != nil || top >= seq || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // replay collects the messages in (after, upto], the newest ReplayMax of
 // them, from the cache and, for what the cache no longer holds, PostgreSQL.
 // recovered is false when there were more.
@@ -553,6 +485,7 @@ func (h *Hub) replay(ctx context.Context, roomID string, after, upto int64) ([]b
 		} else {
 			before = upto + 1
 		}
+		h.awaitStored(ctx, roomID, before-1)
 		need := limit - len(cached) + 1
 		if need > 0 {
 			msgs, err := h.store.MessagesBefore(ctx, roomID, before, need)

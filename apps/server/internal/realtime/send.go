@@ -65,106 +65,73 @@ func ackOf(m protocol.Message) protocol.Ack {
 // arrives or when the message is seen on the room channel, whichever is
 // first. A retry of the same ref gets the original ack and never creates a
 // second message. The caller has checked membership.
+//
+// When Kafka or Redis fails, the send answers unavailable but keeps its
+// seq (renewing its lease) and goes on in the background until the
+// message's fate is known; a retry of the ref waits for that. See fate.go.
 func (h *Hub) Send(ctx context.Context, user protocol.User, room, ref, body string, acked func(protocol.Ack)) error {
-	pendingTTL := 2*h.cfg.KafkaWriteTimeout + 5*time.Second
-	at := time.Now() // the message's time, also for the cache's age bound
 	draft := protocol.Message{ID: uuid.Must(uuid.NewV7()).String(), Room: room, Sender: user,
-		Body: body, TS: protocol.FormatTime(at), Ref: ref}
-	rec, err := h.redis.Begin(ctx, user.ID, draft, pendingTTL, h.store.SeedSeq)
+		Body: body, TS: protocol.FormatTime(time.Now()), Ref: ref}
+	rec, err := h.redis.Begin(ctx, user.ID, draft, h.cfg.DedupTTL, 0, h.store.SeedSeq)
 	if err != nil {
 		return err
 	}
-	var msg protocol.Message
 	switch rec.State {
 	case bus.RefDone:
 		acked(ackOf(*rec.Message))
 		return nil
 	case bus.RefPending:
-		ack, err := h.awaitRef(ctx, user, room, ref)
-		if err == nil {
-			acked(ack)
-		}
-		return err
-	case bus.RefFailed:
-		if rec.Message == nil {
-			return protocol.Errorf(protocol.CodeInternal, "corrupt send record")
-		}
-		// An earlier attempt chose this message and may have reached Kafka:
-		// send the very same one (the persister stores it once).
-		msg = *rec.Message
-		at, _ = protocol.ParseTime(msg.TS)
-	default:
-		msg = *rec.Message
+		return h.awaitRef(ctx, user, *rec.Message, acked)
 	}
+	msg := *rec.Message
+	stop := h.keepLease(msg.Room, msg.Seq)
+	err = h.attempt(ctx, user, msg, acked)
+	if err == nil {
+		stop()
+		return nil
+	}
+	// Fate unknown: it may be in Kafka already. Settle it in the background,
+	// still holding the lease, and let the client retry the ref.
+	if !h.settleLater(user, msg, stop) {
+		h.settle(ctx, user, msg, stop)
+	}
+	return protocol.Wrap(protocol.CodeUnavailable, err, "message log unavailable; retry with the same ref")
+}
 
+// attempt produces msg and commits it, once.
+func (h *Hub) attempt(ctx context.Context, user protocol.User, msg protocol.Message, acked func(protocol.Ack)) error {
 	pctx, cancel := context.WithTimeout(ctx, h.cfg.KafkaWriteTimeout)
-	err = h.producer.Produce(pctx, msg)
+	err := h.producer.Produce(pctx, msg)
 	cancel()
 	if err != nil {
-		h.abandon(ctx, user, msg)
-		return protocol.Wrap(protocol.CodeUnavailable, err, "message log unavailable; retry with the same ref")
+		return err
 	}
+	return h.commit(ctx, user, msg, acked)
+}
+
+// commit caches, publishes and marks done a message Kafka accepted.
+func (h *Hub) commit(ctx context.Context, user protocol.User, msg protocol.Message, acked func(protocol.Ack)) error {
+	at, _ := protocol.ParseTime(msg.TS)
 	frame := messageFrame(msg)
-	done := &bus.Done{User: user.ID, Ref: ref, TTL: h.cfg.DedupTTL}
+	done := &bus.Done{User: user.ID, Ref: msg.Ref, TTL: h.cfg.DedupTTL}
 	var once sync.Once
 	fired := false
 	fire := func() { once.Do(func() { fired = true; acked(ackOf(msg)) }) }
-	h.commits.add(room, msg.Seq, fire)
-	err = h.redis.Commit(ctx, room, msg.Seq, at, frame, done)
-	h.commits.take(room, msg.Seq)
+	h.commits.add(msg.Room, msg.Seq, fire)
+	err := h.redis.Commit(ctx, msg.Room, msg.Seq, at, frame, done)
+	h.commits.take(msg.Room, msg.Seq)
 	if err != nil {
 		once.Do(func() {}) // from here on, the channel's copy no longer acks
 		if fired {
 			// The message came back on the channel, so the commit happened
 			// and the ack is out; only its reply was lost.
-			h.log.Warn("commit reply lost after the message was published", "room", room, "seq", msg.Seq, "err", err)
+			h.log.Warn("commit reply lost after the message was published", "room", msg.Room, "seq", msg.Seq, "err", err)
 			messagesSent.Inc()
 			return nil
 		}
-		// Durable but not yet visible: a retry with the same ref commits it.
-		h.abandon(ctx, user, msg)
 		return err
 	}
 	messagesSent.Inc()
 	fire()
 	return nil
-}
-
-// abandon records a failed send whose message may have reached Kafka: the
-// record keeps the message for a retry, which sends the very same one. The
-// room's subscribers are told not to wait for its seq.
-func (h *Hub) abandon(ctx context.Context, user protocol.User, msg protocol.Message) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	if err := h.redis.SetRef(ctx, msg.Room, user.ID, msg.Ref, bus.RefRecord{State: bus.RefFailed, Message: &msg}, h.cfg.DedupTTL); err != nil {
-		h.log.Warn("failed send not recorded", "ref", msg.Ref, "err", err)
-	}
-	if err := h.redis.Skip(ctx, msg.Room, msg.Seq); err != nil {
-		h.log.Warn("skip not published; subscribers wait out the gap", "room", msg.Room, "seq", msg.Seq, "err", err)
-	}
-}
-
-// awaitRef waits for another in-flight send of the same ref to finish.
-func (h *Hub) awaitRef(ctx context.Context, user protocol.User, room, ref string) (protocol.Ack, error) {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return protocol.Ack{}, protocol.Errorf(protocol.CodeUnavailable, "an earlier send of this ref is still in flight; retry")
-		case <-tick.C:
-		}
-		rec, ok, err := h.redis.GetRef(ctx, room, user.ID, ref)
-		if err != nil {
-			return protocol.Ack{}, err
-		}
-		switch {
-		case !ok:
-			return protocol.Ack{}, protocol.Errorf(protocol.CodeUnavailable, "the earlier send of this ref failed; retry")
-		case rec.State == bus.RefDone && rec.Message != nil:
-			return ackOf(*rec.Message), nil
-		case rec.State == bus.RefFailed:
-			return protocol.Ack{}, protocol.Errorf(protocol.CodeUnavailable, "the earlier send of this ref failed; retry")
-		}
-	}
 }

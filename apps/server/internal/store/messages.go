@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"math"
 
 	"github.com/rookery-chat/rookery/packages/db"
@@ -11,7 +12,9 @@ import (
 // SeedSeq starts a new seq epoch for the room and calls set with it while
 // the room row is locked, so that seeds of one room happen in epoch order
 // and a slow seeder can never install an older epoch over a newer one.
-func (s *Store) SeedSeq(ctx context.Context, roomID string, set func(epoch int64) error) error {
+// When set did not use the epoch (another seeder was first), the bump is
+// rolled back, so racing seeders do not burn epochs.
+func (s *Store) SeedSeq(ctx context.Context, roomID string, set func(epoch int64) (bool, error)) error {
 	id, err := ParseID("room", roomID)
 	if err != nil {
 		return err
@@ -24,9 +27,85 @@ func (s *Store) SeedSeq(ctx context.Context, roomID string, set func(epoch int64
 		if err != nil {
 			return err
 		}
-		return set(epoch)
+		used, err := set(epoch)
+		if err == nil && !used {
+			return errEpochUnused
+		}
+		return err
 	})
+	if errors.Is(err, errEpochUnused) {
+		return nil
+	}
 	return translate("seed seq", err)
+}
+
+// errEpochUnused rolls back an epoch bump that turned out not to be needed.
+var errEpochUnused = errors.New("epoch not used")
+
+// LogEntry is one seq of a room's stored log: a message, or a fence.
+type LogEntry struct {
+	Seq     int64
+	Fence   bool
+	Message protocol.Message // zero for a fence
+}
+
+// LogAfter returns up to limit entries of the room's stored log with
+// seq > after, fences included, oldest first, and the newest seq stored
+// (the room's last_seq), read first: every entry up to it is final.
+func (s *Store) LogAfter(ctx context.Context, roomID string, after int64, limit int) ([]LogEntry, int64, error) {
+	id, err := ParseID("room", roomID)
+	if err != nil {
+		return nil, 0, err
+	}
+	top, err := s.q.RoomLastSeq(ctx, id)
+	if err != nil {
+		return nil, 0, translate("room last seq", err)
+	}
+	rows, err := s.q.ListLogAfter(ctx, db.ListLogAfterParams{RoomID: id, AfterSeq: after, MaxRows: int32(limit)})
+	if err != nil {
+		return nil, 0, translate("log after", err)
+	}
+	out := make([]LogEntry, 0, len(rows))
+	for _, r := range rows {
+		e := LogEntry{Seq: r.Seq, Fence: r.Fence}
+		if !r.Fence {
+			e.Message = protocol.Message{ID: r.ID.String(), Room: roomID, Seq: r.Seq,
+				Sender: protocol.User{ID: r.SenderID.String(), Username: r.SenderUsername},
+				Body:   r.Body, TS: protocol.FormatTime(r.CreatedAt), Ref: r.Ref}
+		}
+		out = append(out, e)
+	}
+	return out, top, nil
+}
+
+// StoredSeq says whether the message with this id is stored; a send whose
+// seq was fenced learns its fate here.
+func (s *Store) StoredSeq(ctx context.Context, messageID string) (bool, error) {
+	id, err := ParseID("message", messageID)
+	if err != nil {
+		return false, err
+	}
+	r, err := s.q.GetMessageByID(ctx, id)
+	if db.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, translate("message by id", err)
+	}
+	return !r.Fence, nil
+}
+
+// RoomLastSeq is the newest seq stored for the room (0: none).
+func (s *Store) RoomLastSeq(ctx context.Context, roomID string) (int64, error) {
+	id, err := ParseID("room", roomID)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.q.RoomLastSeq(ctx, id)
+	if db.IsNotFound(err) {
+		return 0, errNoRoom
+	}
+	return n, translate("room last seq", err)
 }
 
 // MessagesBefore returns up to limit stored messages with seq < before

@@ -3,6 +3,7 @@
 //	devstack dev              the whole cluster on this machine (go tool task dev)
 //	devstack test -- CMD...   hermetic PostgreSQL, Redis and Kafka for CMD (go tool task test)
 //	devstack migrate          apply the migrations to DATABASE_URL (go tool task migrate)
+//	devstack kafka [-port N] [-dir D]  the development Kafka broker alone, in its own process
 package main
 
 import (
@@ -17,7 +18,7 @@ import (
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("app", "devstack")
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: devstack dev | test -- CMD [ARGS...] | migrate")
+		fmt.Fprintln(os.Stderr, "usage: devstack dev | test -- CMD [ARGS...] | migrate | kafka [-port N] [-dir D]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -33,6 +34,8 @@ func main() {
 		code, err = runTest(ctx, log, os.Args[2:])
 	case "migrate":
 		err = runMigrate(ctx, log)
+	case "kafka":
+		err = runKafka(ctx, log, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 		code = 2

@@ -1,0 +1,99 @@
+package persist
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// LagWatcher measures the consumer group's lag from the broker itself, the
+// committed offsets against the end of each partition, so that the figure
+// stays true while this persister is not consuming (restarting, waiting to
+// join the group, or cut off from Kafka): the reader's own figure stops
+// moving then.
+type LagWatcher struct {
+	client *kafka.Client
+	group  string
+	topic  string
+	log    *slog.Logger
+	lag    atomic.Int64 // -1: unknown
+}
+
+// NewLagWatcher returns a watcher of group's lag on topic.
+func NewLagWatcher(log *slog.Logger, brokers []string, group, topic string) *LagWatcher {
+	w := &LagWatcher{client: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second},
+		group: group, topic: topic, log: log}
+	w.lag.Store(-1)
+	return w
+}
+
+// Lag is the last measured lag in records, -1 when unknown.
+func (w *LagWatcher) Lag() int64 { return w.lag.Load() }
+
+// Run measures every period until ctx ends.
+func (w *LagWatcher) Run(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		n, err := w.measure(ctx)
+		if err != nil {
+			w.lag.Store(-1)
+			w.log.Debug("consumer lag not measured", "err", err)
+		} else {
+			w.lag.Store(n)
+			consumerLag.Set(float64(n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (w *LagWatcher) measure(ctx context.Context) (int64, error) {
+	meta, err := w.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{w.topic}})
+	if err != nil {
+		return 0, err
+	}
+	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
+		return 0, fmt.Errorf("topic %s: no metadata", w.topic)
+	}
+	var parts []int
+	var reqs []kafka.OffsetRequest
+	for _, p := range meta.Topics[0].Partitions {
+		parts = append(parts, p.ID)
+		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
+	}
+	ends, err := w.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{w.topic: reqs}})
+	if err != nil {
+		return 0, err
+	}
+	done, err := w.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: w.group, Topics: map[string][]int{w.topic: parts}})
+	if err != nil {
+		return 0, err
+	}
+	if done.Error != nil {
+		return 0, done.Error
+	}
+	committed := map[int]int64{}
+	for _, p := range done.Topics[w.topic] {
+		committed[p.Partition] = p.CommittedOffset
+	}
+	var lag int64
+	for _, p := range ends.Topics[w.topic] {
+		if p.Error != nil {
+			return 0, p.Error
+		}
+		c := committed[p.Partition]
+		if c < 0 {
+			c = p.FirstOffset // nothing committed yet: the reader starts at the first offset
+		}
+		lag += max(0, p.LastOffset-c)
+	}
+	return lag, nil
+}

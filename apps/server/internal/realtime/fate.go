@@ -1,0 +1,271 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rookery-chat/rookery/packages/bus"
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+// A send owns its seq through a lease in Redis, renewed while it works.
+// A seq is fenced (its epoch ended, see bus.Redis.Fence) only once its
+// owner stopped renewing: it died, or Redis lost the lease. The fence
+// record in the log then decides the fate of every message of that epoch
+// still in flight: stored if the log has it before the fence, never stored
+// otherwise (the persister drops it). So an acknowledged message is never
+// lost, a message is never stored twice, and a fenced seq is never
+// acknowledged: its commit is refused.
+
+// settleSlots bounds the sends settled in the background at once; past it
+// the request's worker settles its send itself (back-pressure).
+const settleSlots = 1024
+
+// keepLease renews the lease of seq every Lease/3 until stop is called.
+func (h *Hub) keepLease(room string, seq int64) (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	renew := func() {
+		ctx, cancel := context.WithTimeout(h.ctx, time.Second)
+		defer cancel()
+		if _, err := h.redis.RenewLease(ctx, room, seq); err != nil {
+			h.log.Debug("lease not renewed", "room", room, "seq", seq, "err", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped && h.ctx.Err() == nil {
+			t.Reset(bus.Lease / 3)
+		}
+	}
+	mu.Lock()
+	t = time.AfterFunc(bus.Lease/3, renew)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
+}
+
+// settleLater settles msg on a hub goroutine, if a slot is free.
+func (h *Hub) settleLater(user protocol.User, msg protocol.Message, stop func()) bool {
+	select {
+	case h.settling <- struct{}{}:
+	default:
+		return false
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer func() { <-h.settling }()
+		h.settle(h.ctx, user, msg, stop)
+	}()
+	return true
+}
+
+// settle drives a send whose first attempt failed until its fate is known.
+// While its lease holds it retries the produce and the commit; once the
+// commit is refused (the seq was fenced, or Redis lost its epoch) the log
+// says whether the message was stored (its ref is then done) or not (it is
+// sent again under a new seq, same ref). stop ends the lease's renewal.
+func (h *Hub) settle(ctx context.Context, user protocol.User, msg protocol.Message, stop func()) {
+	defer func() { stop() }()
+	delay := 50 * time.Millisecond
+	produced := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+		if !produced {
+			pctx, cancel := context.WithTimeout(ctx, h.cfg.KafkaWriteTimeout)
+			err := h.producer.Produce(pctx, msg)
+			cancel()
+			if err != nil {
+				h.log.Debug("produce retry failed", "room", msg.Room, "seq", msg.Seq, "err", err)
+				continue
+			}
+			produced = true
+		}
+		err := h.commit(ctx, user, msg, func(protocol.Ack) {})
+		if err == nil {
+			sendsSettled.WithLabelValues("committed").Inc()
+			return
+		}
+		if !errors.Is(err, bus.ErrFenced) {
+			continue
+		}
+		stop()
+		next, ok := h.resolveFenced(ctx, user, msg, false)
+		if !ok {
+			return
+		}
+		msg, produced, delay = next, false, 0
+		stop = h.keepLease(msg.Room, msg.Seq)
+	}
+}
+
+// resolveFenced learns the fate of msg, whose seq was fenced, from the
+// log: stored, its ref is marked done; not stored, it is begun again under
+// a new seq and returned with ok (the caller now owns that one). fenceNow
+// fences the seq's epoch at once (its owner is known to be gone).
+func (h *Hub) resolveFenced(ctx context.Context, user protocol.User, msg protocol.Message, fenceNow bool) (protocol.Message, bool) {
+	for ctx.Err() == nil {
+		stored, err := h.awaitFate(ctx, msg, fenceNow)
+		if err != nil {
+			continue
+		}
+		if stored {
+			if err := h.redis.SetRef(ctx, msg.Room, user.ID, msg.Ref, bus.RefRecord{State: bus.RefDone, Message: &msg}, h.cfg.DedupTTL); err != nil {
+				continue
+			}
+			sendsSettled.WithLabelValues("stored").Inc()
+			return protocol.Message{}, false
+		}
+		draft := msg
+		draft.ID, draft.Seq, draft.TS = uuid.Must(uuid.NewV7()).String(), 0, protocol.FormatTime(time.Now())
+		rec, err := h.redis.Begin(ctx, user.ID, draft, h.cfg.DedupTTL, msg.Seq, h.store.SeedSeq)
+		if err != nil {
+			continue
+		}
+		if rec.State != bus.RefNew {
+			return protocol.Message{}, false // another server took the ref over
+		}
+		sendsSettled.WithLabelValues("resent").Inc()
+		return *rec.Message, true
+	}
+	return protocol.Message{}, false
+}
+
+// awaitFate waits until the stored log shows an epoch newer than msg's,
+// fencing msg's epoch if that takes GapTimeout (or at once with fenceNow),
+// and then says whether msg is stored.
+func (h *Hub) awaitFate(ctx context.Context, msg protocol.Message, fenceNow bool) (bool, error) {
+	e := bus.EpochOf(msg.Seq)
+	fenced := time.Now()
+	if fenceNow {
+		h.closeEpoch(ctx, msg.Room, e, false)
+	}
+	for {
+		top, err := h.store.RoomLastSeq(ctx, msg.Room)
+		if err == nil && bus.EpochOf(top) > e {
+			return h.store.StoredSeq(ctx, msg.ID)
+		}
+		if time.Since(fenced) >= h.cfg.GapTimeout {
+			h.closeEpoch(ctx, msg.Room, e, true)
+			fenced = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// closeEpoch makes the log close epoch e of room: it fences e and writes
+// the fence record. With escalate, when e has ended already but the log
+// still does not show a newer epoch (whoever started it died before
+// writing), the current epoch is fenced instead.
+func (h *Hub) closeEpoch(ctx context.Context, room string, e int64, escalate bool) {
+	if escalate {
+		if c, err := h.redis.Counter(ctx, room); err == nil && c > 0 {
+			e = max(e, bus.EpochOf(c))
+		}
+	}
+	first, err := h.redis.Fence(ctx, room, e, h.store.SeedSeq)
+	if errors.Is(err, bus.ErrNotFenced) {
+		return
+	}
+	if err != nil {
+		h.log.Warn("fence failed", "room", room, "epoch", e, "err", err)
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, h.cfg.KafkaWriteTimeout)
+	err = h.producer.ProduceFence(pctx, room, first)
+	cancel()
+	if err != nil {
+		h.log.Warn("fence record not written; retried later", "room", room, "seq", first, "err", err)
+		return
+	}
+	epochsFenced.Inc()
+	h.log.Info("epoch fenced", "room", room, "epoch", e, "fence_seq", first)
+	if err := h.redis.Skip(ctx, room, first); err != nil {
+		h.log.Debug("fence skip not published", "room", room, "err", err)
+	}
+}
+
+// resolveHole is called for a seq a room has waited on for GapTimeout:
+// if its send still holds the lease, the room goes on waiting; otherwise
+// the epoch is fenced, and the room learns from the log what stands.
+func (h *Hub) resolveHole(ctx context.Context, room string, seq int64) {
+	alive, err := h.redis.LeaseAlive(ctx, room, seq)
+	if err != nil || alive {
+		return
+	}
+	h.closeEpoch(ctx, room, bus.EpochOf(seq), true)
+}
+
+// awaitRef waits for the send that owns msg's ref. One whose owner is
+// alive finishes by itself; one whose owner is gone is taken over here
+// (once per server). After KafkaWriteTimeout the client is told to retry.
+func (h *Hub) awaitRef(ctx context.Context, user protocol.User, msg protocol.Message, acked func(protocol.Ack)) error {
+	deadline := time.Now().Add(h.cfg.KafkaWriteTimeout)
+	for {
+		rec, ok, err := h.redis.GetRef(ctx, msg.Room, user.ID, msg.Ref)
+		if err != nil {
+			return err
+		}
+		if !ok || rec.Message == nil {
+			return protocol.Errorf(protocol.CodeUnavailable, "the earlier send of this ref was lost; retry")
+		}
+		if rec.State == bus.RefDone {
+			acked(ackOf(*rec.Message))
+			return nil
+		}
+		alive, err := h.redis.LeaseAlive(ctx, msg.Room, rec.Message.Seq)
+		if err != nil {
+			return err
+		}
+		if !alive {
+			h.takeOver(user, *rec.Message)
+		}
+		if time.Now().After(deadline) {
+			return protocol.Errorf(protocol.CodeUnavailable, "an earlier send of this ref is still in flight; retry")
+		}
+		select {
+		case <-ctx.Done():
+			return protocol.Errorf(protocol.CodeUnavailable, "an earlier send of this ref is still in flight; retry")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// takeOver settles, in the background, a send whose owner is gone.
+func (h *Hub) takeOver(user protocol.User, msg protocol.Message) {
+	k := roomSeq{msg.Room, msg.Seq}
+	h.mu.Lock()
+	if h.takeovers[k] {
+		h.mu.Unlock()
+		return
+	}
+	h.takeovers[k] = true
+	h.mu.Unlock()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer func() { h.mu.Lock(); delete(h.takeovers, k); h.mu.Unlock() }()
+		next, ok := h.resolveFenced(h.ctx, user, msg, true)
+		if ok {
+			h.settle(h.ctx, user, next, h.keepLease(next.Room, next.Seq))
+		}
+	}()
+}

@@ -1,0 +1,19 @@
+package bus
+
+// The message log (Kafka, key = room) holds two kinds of record: a
+// protocol.Message as JSON (no "type" field), and a Fence.
+
+// TypeFence is the "type" of a fence record.
+const TypeFence = "fence"
+
+// Fence is the log record that closes a room's epochs older than Seq's:
+// a message of such an epoch that comes after it in the log is never
+// stored, and one that came before it is. Seq is the first seq of the new
+// epoch, taken by the fence itself, so that no message has it.
+type Fence struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	Room string `json:"room"`
+	Seq  int64  `json:"seq"`
+	TS   string `json:"ts"`
+}
