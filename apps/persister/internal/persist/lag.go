@@ -67,7 +67,7 @@ func (w *LagWatcher) measure(ctx context.Context) (int64, error) {
 	var reqs []kafka.OffsetRequest
 	for _, p := range meta.Topics[0].Partitions {
 		parts = append(parts, p.ID)
-		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
+		reqs = append(reqs, kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
 	}
 	ends, err := w.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{w.topic: reqs}})
 	if err != nil {

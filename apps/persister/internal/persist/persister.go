@@ -148,7 +148,8 @@ func (p *Persister) collectLoop(ctx context.Context, out chan<- batch) error {
 // like database ones: the persister waits out a broker outage.
 func (p *Persister) collect(ctx context.Context) ([]kafka.Message, error) {
 	var first kafka.Message
-	err := retry(ctx, p.log, "kafka-fetch", p.backoff(), never, func() error {
+	stopping := func(error) bool { return ctx.Err() != nil }
+	err := retry(ctx, p.log, "kafka-fetch", p.backoff(), stopping, func() error {
 		var err error
 		first, err = p.src.FetchMessage(ctx)
 		switch {

@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,22 +41,137 @@ type app struct {
 	bin  string
 	port int
 	env  []string
-	proc *devenv.Proc
 }
 
-// runDev starts the whole cluster and blocks until SIGINT/SIGTERM or until a
-// process dies, then stops everything in order.
+// runDev starts the whole cluster and supervises it until SIGINT/SIGTERM:
+// a process that exits is logged and restarted (see supervised) while the
+// rest keeps running. Then everything stops, in order.
 func runDev(ctx context.Context, log *slog.Logger) error {
-	s, err := startServices(ctx, log, serviceOptions{dir: dataDir, persistent: true,
-		pgPort: pgPort, redisPort: redisPort, kafkaPort: kafkaPort, dbName: "rookery"})
+	dbURL, redisURL, brokers := os.Getenv("DATABASE_URL"), os.Getenv("REDIS_URL"), os.Getenv("KAFKA_BROKERS")
+	if dbURL == "" || redisURL == "" {
+		if err := devenv.EnsureServers(ctx, os.Stderr, false); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return err
+	}
+	_ = os.Chmod(dataDir, 0o755) // PostgreSQL, running as its own user, must reach its directory
+	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	defer s.stop(log)
+
+	// Supervision ends first at shutdown, so that stopping is not taken for
+	// a crash; the processes then stop in order.
+	sctx, endSupervision := context.WithCancel(context.Background())
+	defer endSupervision()
+	var mu sync.Mutex     // guards all and env: restarts rewrite dev.env
+	var all []*supervised // in start order
+	var env [][2]string
+	writeEnv := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if env == nil {
+			return // not up yet
+		}
+		kv := append([][2]string(nil), env...)
+		for _, s := range all {
+			kv = append(kv, [2]string{strings.ToUpper(strings.ReplaceAll(s.name, "-", "_")) + "_PID", fmt.Sprint(s.pid())})
+		}
+		kv = append(kv, [2]string{"DEVSTACK_PID", fmt.Sprint(os.Getpid())})
+		if err := writeEnvFile(devEnvPath, kv); err != nil {
+			log.Warn("dev.env not written", "err", err)
+		}
+	}
+	add := func(name string, start func(ctx context.Context) (*devenv.Proc, error)) error {
+		s := &supervised{name: name, start: start, onStart: writeEnv}
+		if err := s.launch(ctx); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		mu.Lock()
+		all = append(all, s)
+		mu.Unlock()
+		go s.run(sctx, log)
+		return nil
+	}
+	defer func() {
+		endSupervision()
+		// Web first, then the servers (they drain their clients and flush
+		// Kafka), the persister (it stores what they flushed), then Kafka,
+		// Redis and PostgreSQL (SIGINT: its fast shutdown).
+		for i := len(all) - 1; i >= 0; i-- {
+			sig := os.Signal(syscall.SIGTERM)
+			if all[i].name == "postgres" {
+				sig = syscall.SIGINT
+			}
+			all[i].stop(log, sig, 20*time.Second)
+		}
+	}()
+
+	if dbURL == "" {
+		var first *devenv.Postgres
+		err := add("postgres", func(ctx context.Context) (*devenv.Proc, error) {
+			pg, err := devenv.StartPostgres(ctx, filepath.Join(dataDir, "postgres"), pgPort, devenv.PostgresOptions{})
+			if err != nil {
+				return nil, err
+			}
+			if first == nil {
+				first = pg
+			}
+			return pg.Proc, nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := first.CreateDatabase(ctx, "rookery"); err != nil {
+			return fmt.Errorf("create database: %w", err)
+		}
+		dbURL = first.URL("rookery")
+	}
+	if redisURL == "" {
+		rdir := filepath.Join(dataDir, "redis")
+		if err := os.MkdirAll(rdir, 0o755); err != nil {
+			return err
+		}
+		var r *devenv.Redis
+		err := add("redis", func(ctx context.Context) (*devenv.Proc, error) {
+			var err error
+			r, err = devenv.StartRedis(ctx, rdir, redisPort, devenv.RedisOptions{Persist: true})
+			if err != nil {
+				return nil, err
+			}
+			return r.Proc, nil
+		})
+		if err != nil {
+			return err
+		}
+		redisURL = r.URL()
+	}
+	if brokers == "" {
+		brokers = fmt.Sprintf("127.0.0.1:%d", kafkaPort)
+		err := add("kafka", func(ctx context.Context) (*devenv.Proc, error) {
+			p, err := devenv.StartProc(devenv.ProcSpec{Name: "kafka", Path: self,
+				Args: []string{"kafka", "-port", fmt.Sprint(kafkaPort), "-dir", filepath.Join(dataDir, "kafka")}})
+			if err != nil {
+				return nil, err
+			}
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := devenv.WaitFor(wctx, p, "kafka", func(ctx context.Context) error { return dialOK(ctx, brokers) }); err != nil {
+				p.Kill()
+				return nil, err
+			}
+			return p, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 
 	// Migrate once here so that the two servers and the persister do not
 	// all race for the lock at first start (they would be safe anyway).
-	pool, err := db.Open(ctx, s.dbURL, 2)
+	pool, err := db.Open(ctx, dbURL, 2)
 	if err != nil {
 		return err
 	}
@@ -72,7 +189,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("build apps: %w", err)
 	}
 
-	common := []string{"DATABASE_URL=" + s.dbURL, "REDIS_URL=" + s.redisURL, "KAFKA_BROKERS=" + s.brokers}
+	common := []string{"DATABASE_URL=" + dbURL, "REDIS_URL=" + redisURL, "KAFKA_BROKERS=" + brokers}
 	webURL := fmt.Sprintf("http://localhost:%d", webPort)
 	serverURLs := []string{fmt.Sprintf("http://localhost:%d", server1), fmt.Sprintf("http://localhost:%d", server2)}
 	origins := fmt.Sprintf("ALLOWED_ORIGINS=%s,http://127.0.0.1:%d", webURL, webPort)
@@ -81,75 +198,62 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	common = append(common, "SIGNUP_LIMIT_PER_ADDR=100000", "LOGIN_LIMIT_PER_ADDR=100000")
 	// Profiling on loopback, for `loadgen` runs.
 	common = append(common, "PPROF=true")
-	apps := []*app{
+	apps := []app{
+		{name: "persister", bin: "persister", port: persistPort, env: []string{"DATABASE_URL=" + dbURL, "KAFKA_BROKERS=" + brokers}},
 		{name: "server-1", bin: "server", port: server1, env: append([]string{"SERVER_ID=server-1", origins}, common...)},
 		{name: "server-2", bin: "server", port: server2, env: append([]string{"SERVER_ID=server-2", origins}, common...)},
-		{name: "persister", bin: "persister", port: persistPort, env: []string{"DATABASE_URL=" + s.dbURL, "KAFKA_BROKERS=" + s.brokers}},
 		{name: "web", bin: "web", port: webPort, env: []string{"SERVER_URLS=" + strings.Join(serverURLs, ",")}},
 	}
-	stopApps := func() {
-		// Web first, then the servers (they drain their clients and flush
-		// Kafka), the persister last so that it stores what they flushed.
-		for _, a := range []int{3, 0, 1, 2} {
-			if p := apps[a].proc; p != nil {
-				if err := p.Stop(syscall.SIGTERM, 20*time.Second); err != nil {
-					log.Warn("stop", "app", apps[a].name, "err", err)
-				}
-			}
-		}
-	}
-	defer stopApps()
-	dead := make(chan *app, len(apps))
 	for _, a := range apps {
 		a.env = append(a.env, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", a.port))
-		a.proc, err = devenv.StartProc(devenv.ProcSpec{Name: a.name, Path: filepath.Join(binDir, a.bin), Env: a.env})
+		err := add(a.name, func(ctx context.Context) (*devenv.Proc, error) {
+			p, err := devenv.StartProc(devenv.ProcSpec{Name: a.name, Path: filepath.Join(binDir, a.bin), Env: a.env})
+			if err != nil {
+				return nil, err
+			}
+			wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			defer cancel()
+			url := fmt.Sprintf("http://127.0.0.1:%d/healthz", a.port)
+			if err := devenv.WaitFor(wctx, p, a.name, func(ctx context.Context) error { return httpOK(ctx, url) }); err != nil {
+				p.Kill()
+				return nil, err
+			}
+			return p, nil
+		})
 		if err != nil {
 			return err
 		}
-		go func(a *app) { <-a.proc.Done(); dead <- a }(a)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	for _, a := range apps {
-		url := fmt.Sprintf("http://127.0.0.1:%d/healthz", a.port)
-		if err := devenv.WaitFor(wctx, a.proc, a.name, func(ctx context.Context) error { return httpOK(ctx, url) }); err != nil {
-			return err
-		}
 	}
 
-	env := [][2]string{
-		{"DATABASE_URL", s.dbURL}, {"REDIS_URL", s.redisURL}, {"KAFKA_BROKERS", s.brokers},
+	mu.Lock()
+	env = [][2]string{
+		{"DATABASE_URL", dbURL}, {"REDIS_URL", redisURL}, {"KAFKA_BROKERS", brokers},
 		{"SERVER_URLS", strings.Join(serverURLs, ",")}, {"WEB_URL", webURL},
 		{"PERSISTER_URL", fmt.Sprintf("http://localhost:%d", persistPort)},
 	}
-	if s.pg != nil {
-		env = append(env, [2]string{"POSTGRES_PID", fmt.Sprint(s.pg.PID())})
-	}
-	if s.redis != nil {
-		env = append(env, [2]string{"REDIS_PID", fmt.Sprint(s.redis.PID())})
-	}
-	env = append(env, [2]string{"DEVSTACK_PID", fmt.Sprint(os.Getpid())})
-	for _, a := range apps {
-		env = append(env, [2]string{strings.ToUpper(strings.ReplaceAll(a.name, "-", "_")) + "_PID", fmt.Sprint(a.proc.PID())})
-	}
-	if err := writeEnvFile(devEnvPath, env); err != nil {
-		return err
-	}
+	mu.Unlock()
+	writeEnv()
 	defer os.Remove(devEnvPath)
 
-	fmt.Printf("\nRookery is running (written to %s):\n", devEnvPath)
-	for _, kv := range env {
-		fmt.Printf("  %-14s %s\n", kv[0], kv[1])
+	fmt.Printf("\nRookery is running (written to %s; a process that exits is restarted):\n", devEnvPath)
+	kv, _ := readEnvFile(devEnvPath)
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "SERVER_URLS", "WEB_URL", "PERSISTER_URL"} {
+		fmt.Printf("  %-14s %s\n", k, kv[k])
 	}
 	fmt.Printf("\nOpen %s in two browser windows. Ctrl-C stops everything.\n\n", webURL)
+	<-ctx.Done()
+	log.Info("stopping the cluster")
+	return nil
+}
 
-	select {
-	case <-ctx.Done():
-		log.Info("stopping the cluster")
-		return nil
-	case a := <-dead:
-		return fmt.Errorf("%s exited: %v", a.name, a.proc.Err())
+// dialOK checks that something accepts TCP connections at addr.
+func dialOK(ctx context.Context, addr string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
 	}
+	return c.Close()
 }
 
 func httpOK(ctx context.Context, url string) error {
