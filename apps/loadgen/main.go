@@ -8,6 +8,7 @@
 //	loadgen idle    -servers URL,URL -c 5000 -pids PID,PID
 //	loadgen persist -db URL -brokers HOST:PORT -persister PATH -n 200000
 //	loadgen bench   [-runs 3]   the standard set against `go tool task dev`
+//	loadgen chaos   [-short] [-faults 1,2] [-v]   the fault suite, on clusters of its own
 package main
 
 import (
@@ -45,7 +46,7 @@ func pidList(s string) []int {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen fanout|rooms|idle|persist [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen fanout|rooms|idle|persist|bench|chaos [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -53,6 +54,13 @@ func main() {
 	if os.Args[1] == publishChild {
 		if err := publishMain(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen publisher:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if os.Args[1] == "chaos" {
+		if err := runChaos(ctx, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen chaos:", err)
 			os.Exit(1)
 		}
 		return

@@ -12,6 +12,14 @@
 // at-most-once pub/sub channel can be read back from the cache (Recent) or,
 // older, from PostgreSQL.
 //
+// A seq belongs to an epoch (its high bits). A counter is trusted only in
+// the Redis run that seeded it (Redis.Begin checks the run id), each
+// in-flight seq has a lease its send renews, and Redis.Fence ends an epoch
+// whose seq's owner is gone: Redis.Commit then refuses that epoch's seqs,
+// and the persister stores none of them that comes after the epoch's fence
+// record (a Fence) in the log. So a seq is acknowledged only if it is
+// stored, and stored at most once.
+//
 // Every Redis key and channel of a room carries the room id in a hash tag
 // ({room}), so a Redis Cluster keeps all of a room's keys in one slot and
 // sharded pub/sub (SPUBLISH/SSUBSCRIBE) can replace PUBLISH/SUBSCRIBE.

@@ -73,3 +73,10 @@ func startArgs(t testing.TB, name, bin string, args []string) *devenv.Proc {
 	t.Cleanup(p.Kill)
 	return p
 }
+
+// BuildDevstack builds the devstack command (its `kafka` subcommand runs a
+// broker in a process of its own).
+func BuildDevstack(t testing.TB) string {
+	t.Helper()
+	return build(t, "devstack", "./packages/devenv/cmd/devstack")
+}

@@ -32,7 +32,7 @@ func StartKafkaProc(t testing.TB) *KafkaProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &KafkaProc{Port: port, Dir: dir(t), bin: build(t, "devstack", "./packages/devenv/cmd/devstack"), t: t}
+	k := &KafkaProc{Port: port, Dir: dir(t), bin: BuildDevstack(t), t: t}
 	k.start()
 	return k
 }

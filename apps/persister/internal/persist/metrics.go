@@ -15,7 +15,7 @@ var (
 		Name: "rookery_persister_write_seconds", Help: "Time of one batch statement.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
 	consumerLag = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "rookery_persister_consumer_lag", Help: "Messages behind the end of the log, as the Kafka reader last saw it."})
+		Name: "rookery_persister_consumer_lag", Help: "Records of the log not yet stored: the end of each partition minus the group's committed offset, measured from the broker every 2 s."})
 	deadLettered = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "rookery_persister_dead_lettered_total", Help: "Records sent to the dead-letter topic."})
 	retries = promauto.NewCounterVec(prometheus.CounterOpts{

@@ -205,13 +205,15 @@ func (h *Hub) closeEpoch(ctx context.Context, room string, e int64, escalate boo
 
 // resolveHole is called for a seq a room has waited on for GapTimeout:
 // if its send still holds the lease, the room goes on waiting; otherwise
-// the epoch is fenced, and the room learns from the log what stands.
-func (h *Hub) resolveHole(ctx context.Context, room string, seq int64) {
+// the epoch is fenced, and the room learns from the log what stands. An
+// epoch fenced already is left to its fence record, unless the room has
+// been stuck for three GapTimeouts (whoever fenced it died before writing).
+func (h *Hub) resolveHole(ctx context.Context, room string, seq int64, stuck time.Duration) {
 	alive, err := h.redis.LeaseAlive(ctx, room, seq)
 	if err != nil || alive {
 		return
 	}
-	h.closeEpoch(ctx, room, bus.EpochOf(seq), true)
+	h.closeEpoch(ctx, room, bus.EpochOf(seq), stuck >= 3*h.cfg.GapTimeout)
 }
 
 // awaitRef waits for the send that owns msg's ref. One whose owner is

@@ -32,6 +32,7 @@ type room struct {
 	subs        map[*sub]struct{}
 	seq         *sequencer
 	timer       *time.Timer
+	armed       bool      // the timer is set; traffic must not push it back
 	lastResolve time.Time // when a stuck hole was last resolved
 	closed      bool
 }
@@ -227,10 +228,14 @@ func (r *room) deliver(seq int64, frame []byte) {
 // gapCheck is how often a room with a hole looks into the cache.
 const gapCheck = 200 * time.Millisecond
 
+// armTimer makes sure a resync runs within gapCheck; r.mu is held. An
+// armed timer is left alone: pushing it back on every message would starve
+// a room whose traffic never pauses.
 func (r *room) armTimer() {
-	if r.closed {
+	if r.closed || r.armed {
 		return
 	}
+	r.armed = true
 	if r.timer == nil {
 		r.timer = time.AfterFunc(gapCheck, r.resync)
 		return
@@ -245,6 +250,7 @@ func (r *room) armTimer() {
 // which of that epoch's messages stand.
 func (r *room) resync() {
 	r.mu.Lock()
+	r.armed = false
 	after, closed, n := r.seq.last, r.closed, r.seq.need()
 	r.mu.Unlock()
 	if closed || r.hub.ctx.Err() != nil {
@@ -276,7 +282,12 @@ func (r *room) resync() {
 		r.seq.offer(now, c.Seq, c.Frame)
 	}
 	if readLog {
+		from := r.seq.last
 		r.seq.fromLog(now, entries, top, len(entries) < maxPending)
+		if bus.EpochOf(r.seq.last) > bus.EpochOf(from) {
+			r.hub.log.Info("room moved to a new epoch after the log closed the old one",
+				"room", r.id, "from", from, "to", r.seq.last, "waited", now.Sub(n.since).Round(time.Millisecond))
+		}
 	}
 	n = r.seq.need()
 	resolve := stuck && n.hole != 0 && !n.newEpoch && now.Sub(r.lastResolve) >= r.hub.cfg.GapTimeout
@@ -288,7 +299,7 @@ func (r *room) resync() {
 	}
 	r.mu.Unlock()
 	if resolve {
-		r.hub.resolveHole(ctx, r.id, n.hole)
+		r.hub.resolveHole(ctx, r.id, n.hole, now.Sub(n.since))
 	}
 }
 

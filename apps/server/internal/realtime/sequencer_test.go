@@ -166,8 +166,6 @@ func TestSequencerRandomInterleavings(t *testing.T) {
 			acked = append(acked, q)
 		}
 		r := newSeqRun(0)
-		r.s.start(0)
-		r.s.last = 0
 		var log []logEntry
 		for _, q := range acked {
 			log = append(log, logEntry{q, []byte(fmt.Sprint(q))})
