@@ -3,15 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/rookery-chat/rookery/apps/loadgen/internal/wire"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
@@ -21,35 +19,8 @@ type api struct {
 	token string
 }
 
-var httpClient = &http.Client{Timeout: 30 * time.Second}
-
 func (a api) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+"/api/v1"+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
+	return wire.Call(ctx, a.base, a.token, method, path, body, out)
 }
 
 type session struct {
@@ -80,23 +51,7 @@ func join(ctx context.Context, base, token, room string) error {
 
 // dial opens a WebSocket, says hello and waits for welcome.
 func dial(ctx context.Context, base, token string) (*websocket.Conn, error) {
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024}
-	c, _, err := d.DialContext(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.WriteJSON(map[string]string{"type": "hello", "token": token}); err != nil {
-		c.Close()
-		return nil, err
-	}
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var w map[string]any
-	if err := c.ReadJSON(&w); err != nil || w["type"] != "welcome" {
-		c.Close()
-		return nil, fmt.Errorf("hello: %v %v", w, err)
-	}
-	_ = c.SetReadDeadline(time.Time{})
-	return c, nil
+	return wire.Dial(ctx, base, token)
 }
 
 // subscribe subscribes and reads up to the subscribed frame.

@@ -54,19 +54,22 @@ func build(t testing.TB, name, pkg string) string {
 // it is killed when the test ends.
 func StartApp(t testing.TB, name, bin string, env ...string) *devenv.Proc {
 	t.Helper()
-	p, err := devenv.StartProc(devenv.ProcSpec{Name: name, Path: bin, Env: env, Out: testWriter{t}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Kill)
-	return p
+	return startProc(t, devenv.ProcSpec{Name: name, Path: bin, Env: env})
 }
 
 // startArgs runs a built binary with arguments; it is killed when the test
 // ends.
 func startArgs(t testing.TB, name, bin string, args []string) *devenv.Proc {
 	t.Helper()
-	p, err := devenv.StartProc(devenv.ProcSpec{Name: name, Path: bin, Args: args, Out: testWriter{t}})
+	return startProc(t, devenv.ProcSpec{Name: name, Path: bin, Args: args})
+}
+
+// startProc starts spec with its output in the test log; the process is
+// killed when the test ends.
+func startProc(t testing.TB, spec devenv.ProcSpec) *devenv.Proc {
+	t.Helper()
+	spec.Out = testWriter{t}
+	p, err := devenv.StartProc(spec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,7 @@
 package testenv
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"strconv"
 	"syscall"
 	"testing"
@@ -40,16 +38,7 @@ func StartKafkaProc(t testing.TB) *KafkaProc {
 func (k *KafkaProc) start() {
 	k.t.Helper()
 	k.Proc = startArgs(k.t, "kafka", k.bin, []string{"kafka", "-port", strconv.Itoa(k.Port), "-dir", k.Dir, "-partitions", "4"})
-	addr := k.Brokers()
-	err := devenv.WaitFor(Ctx(k.t), k.Proc, "kafka", func(ctx context.Context) error {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	})
-	if err != nil {
+	if err := devenv.WaitFor(Ctx(k.t), k.Proc, "kafka", devenv.TCPReady(k.Brokers())); err != nil {
 		k.t.Fatal(err)
 	}
 }

@@ -2,10 +2,7 @@ package chaos
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -88,14 +85,7 @@ func (c *cluster) startKafka(ctx context.Context) error {
 		return err
 	}
 	c.kafka = p
-	return waitFor(ctx, p, "kafka", func(ctx context.Context) error {
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", c.brokers())
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	})
+	return waitFor(ctx, p, "kafka", devenv.TCPReady(c.brokers()))
 }
 
 func (c *cluster) startPersister(ctx context.Context) error {
@@ -106,7 +96,7 @@ func (c *cluster) startPersister(ctx context.Context) error {
 		return err
 	}
 	c.persist = p
-	return waitFor(ctx, p, "persister", httpOK("http://127.0.0.1:"+strconv.Itoa(c.pport)+"/healthz"))
+	return waitFor(ctx, p, "persister", devenv.HTTPReady("http://127.0.0.1:"+strconv.Itoa(c.pport)+"/healthz"))
 }
 
 func (c *cluster) startServer(ctx context.Context, i int) error {
@@ -121,7 +111,7 @@ func (c *cluster) startServer(ctx context.Context, i int) error {
 		return err
 	}
 	c.servers[i] = p
-	return waitFor(ctx, p, "server", httpOK(c.serverURL(i)+"/healthz"))
+	return waitFor(ctx, p, "server", devenv.HTTPReady(c.serverURL(i)+"/healthz"))
 }
 
 // stop kills every process of the cluster (not the shared PostgreSQL).
@@ -164,24 +154,6 @@ func (c *cluster) dropRedisSnapshot() error {
 
 func (c *cluster) stallKafka()  { c.kafka.Signal(syscall.SIGSTOP) }
 func (c *cluster) resumeKafka() { c.kafka.Signal(syscall.SIGCONT) }
-
-func httpOK(url string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: %s", url, resp.Status)
-		}
-		return nil
-	}
-}
 
 func waitFor(ctx context.Context, p *devenv.Proc, what string, check func(context.Context) error) error {
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)

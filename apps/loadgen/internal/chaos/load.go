@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/rookery-chat/rookery/apps/loadgen/internal/wire"
 )
 
 // acks records every acknowledgement the senders got.
@@ -79,7 +81,7 @@ func (s *sender) run(ctx context.Context, stopSending <-chan struct{}, rate floa
 func (s *sender) sendUntilAck(ctx context.Context, ref string, a *acks) (int64, bool) {
 	for ctx.Err() == nil {
 		if s.conn == nil {
-			c, err := dial(ctx, s.servers[s.cur], s.token)
+			c, err := wire.Dial(ctx, s.servers[s.cur], s.token)
 			if err != nil {
 				s.cur = 1 - s.cur
 				pause(ctx, 200*time.Millisecond)
@@ -147,7 +149,7 @@ type subscriber struct {
 
 func (s *subscriber) run(ctx context.Context) {
 	for ctx.Err() == nil {
-		c, err := dial(ctx, s.servers[s.cur], s.token)
+		c, err := wire.Dial(ctx, s.servers[s.cur], s.token)
 		if err != nil {
 			s.cur = 1 - s.cur
 			pause(ctx, 200*time.Millisecond)

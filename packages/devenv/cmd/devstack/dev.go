@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,7 +156,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 			}
 			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			if err := devenv.WaitFor(wctx, p, "kafka", func(ctx context.Context) error { return dialOK(ctx, brokers) }); err != nil {
+			if err := devenv.WaitFor(wctx, p, "kafka", devenv.TCPReady(brokers)); err != nil {
 				p.Kill()
 				return nil, err
 			}
@@ -214,7 +212,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 			wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 			defer cancel()
 			url := fmt.Sprintf("http://127.0.0.1:%d/healthz", a.port)
-			if err := devenv.WaitFor(wctx, p, a.name, func(ctx context.Context) error { return httpOK(ctx, url) }); err != nil {
+			if err := devenv.WaitFor(wctx, p, a.name, devenv.HTTPReady(url)); err != nil {
 				p.Kill()
 				return nil, err
 			}
@@ -243,32 +241,6 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	fmt.Printf("\nOpen %s in two browser windows. Ctrl-C stops everything.\n\n", webURL)
 	<-ctx.Done()
 	log.Info("stopping the cluster")
-	return nil
-}
-
-// dialOK checks that something accepts TCP connections at addr.
-func dialOK(ctx context.Context, addr string) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
-
-func httpOK(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
 	return nil
 }
 
