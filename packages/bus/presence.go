@@ -25,9 +25,6 @@ func (k Keys) PresenceUser(user string) string { return k.Prefix + "pres:{" + us
 // PresenceIndex is the sweep index.
 func (k Keys) PresenceIndex() string { return k.Prefix + "pres:index" }
 
-// PresenceChannel carries online/offline events.
-func (k Keys) PresenceChannel() string { return k.Prefix + "presence" }
-
 // claim adds or renews a server's claim; returns 1 if the user was offline.
 var claim = redis.NewScript(`
 local live = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf')

@@ -24,7 +24,6 @@ const (
 	TypeAck        = "ack"
 	TypePresence   = "presence"
 	TypeError      = "error"
-	TypePong       = "pong"
 	TypeGoodbye    = "goodbye"
 	// TypeRoomAdded is an addition to the contract: I became a member of a
 	// room (a direct message started with me, or I was added to a private

@@ -77,6 +77,7 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 	})
 
 	st := store.New(a.pool)
+	a.closers = append(a.closers, startSweeper(log, st, tokenSweepEvery).stop)
 	keys := bus.Keys{Prefix: cfg.RedisPrefix}
 	a.hub = realtime.NewHub(log, cfg, st, bus.NewRedis(a.rdb, keys, cfg.RecentMax, cfg.RecentTTL), producer)
 	a.closers = append(a.closers, a.hub.Close)

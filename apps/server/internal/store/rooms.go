@@ -127,18 +127,6 @@ func (s *Store) CreateRoom(ctx context.Context, creator protocol.User, name stri
 	return out, translate("create room", err)
 }
 
-// Room returns a room as its member sees it.
-func (s *Store) Room(ctx context.Context, roomID string, user protocol.User) (protocol.Room, error) {
-	r, member, err := access(ctx, s.q, roomID, mustUser(user))
-	if err != nil {
-		return protocol.Room{}, err
-	}
-	if !member {
-		return protocol.Room{}, deny(r)
-	}
-	return s.view(ctx, s.q, r)
-}
-
 // Join makes user a member of a public room. Joining a room one is already
 // in is a no-op; private and direct rooms cannot be joined (forbidden, as the
 // contract says).
