@@ -31,6 +31,10 @@ func (h *Hub) keepLease(room string, seq int64) (stop func()) {
 	stopped := false
 	var t *time.Timer
 	renew := func() {
+		if !h.enter() {
+			return
+		}
+		defer h.wg.Done()
 		ctx, cancel := context.WithTimeout(h.ctx, time.Second)
 		defer cancel()
 		if _, err := h.redis.RenewLease(ctx, room, seq); err != nil {

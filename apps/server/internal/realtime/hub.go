@@ -70,6 +70,7 @@ type Hub struct {
 	// takeovers are the sends of dead owners this server is settling.
 	takeovers map[roomSeq]bool
 	draining  bool
+	closed    bool // Close began: timers no longer start work
 }
 
 type userBucket struct {
@@ -106,6 +107,19 @@ func NewHub(log *slog.Logger, cfg config.Config, st Store, rb *bus.Redis, p Prod
 		h.goConn(h.flusher.work)
 	}
 	return h
+}
+
+// enter counts a timer's work as the hub's, so that Close waits for it;
+// false once Close began (the work must then not start). Pair with
+// h.wg.Done.
+func (h *Hub) enter() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.wg.Add(1)
+	return true
 }
 
 // goConn runs fn on a goroutine the hub waits for at Close.
@@ -307,6 +321,7 @@ func (h *Hub) Drain(ctx context.Context) {
 func (h *Hub) Close() {
 	h.mu.Lock()
 	h.draining = true
+	h.closed = true
 	conns := make([]*Conn, 0, len(h.conns))
 	for c := range h.conns {
 		conns = append(conns, c)

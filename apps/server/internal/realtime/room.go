@@ -237,10 +237,19 @@ func (r *room) armTimer() {
 	}
 	r.armed = true
 	if r.timer == nil {
-		r.timer = time.AfterFunc(gapCheck, r.resync)
+		r.timer = time.AfterFunc(gapCheck, r.onTimer)
 		return
 	}
 	r.timer.Reset(gapCheck)
+}
+
+// onTimer runs a resync as the hub's work (Close waits for it).
+func (r *room) onTimer() {
+	if !r.hub.enter() {
+		return
+	}
+	defer r.hub.wg.Done()
+	r.resync()
 }
 
 // resync repairs what the stream is missing: from the recent cache (pub/sub
