@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"math"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/rookery-chat/rookery/packages/db"
 	"github.com/rookery-chat/rookery/packages/protocol"
@@ -69,9 +72,7 @@ func (s *Store) LogAfter(ctx context.Context, roomID string, after int64, limit 
 	for _, r := range rows {
 		e := LogEntry{Seq: r.Seq, Fence: r.Fence}
 		if !r.Fence {
-			e.Message = protocol.Message{ID: r.ID.String(), Room: roomID, Seq: r.Seq,
-				Sender: protocol.User{ID: r.SenderID.String(), Username: r.SenderUsername},
-				Body:   r.Body, TS: protocol.FormatTime(r.CreatedAt), Ref: r.Ref}
+			e.Message = messageOf(roomID, r.ID, r.Seq, r.SenderID, r.SenderUsername, r.Body, r.Ref, r.CreatedAt)
 		}
 		out = append(out, e)
 	}
@@ -124,9 +125,7 @@ func (s *Store) MessagesBefore(ctx context.Context, roomID string, before int64,
 	}
 	out := make([]protocol.Message, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, protocol.Message{ID: r.ID.String(), Room: roomID, Seq: r.Seq,
-			Sender: protocol.User{ID: r.SenderID.String(), Username: r.SenderUsername},
-			Body:   r.Body, TS: protocol.FormatTime(r.CreatedAt), Ref: r.Ref})
+		out = append(out, messageOf(roomID, r.ID, r.Seq, r.SenderID, r.SenderUsername, r.Body, r.Ref, r.CreatedAt))
 	}
 	return out, nil
 }
@@ -144,9 +143,7 @@ func (s *Store) MessagesAfter(ctx context.Context, roomID string, after int64, l
 	}
 	out := make([]protocol.Message, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, protocol.Message{ID: r.ID.String(), Room: roomID, Seq: r.Seq,
-			Sender: protocol.User{ID: r.SenderID.String(), Username: r.SenderUsername},
-			Body:   r.Body, TS: protocol.FormatTime(r.CreatedAt), Ref: r.Ref})
+		out = append(out, messageOf(roomID, r.ID, r.Seq, r.SenderID, r.SenderUsername, r.Body, r.Ref, r.CreatedAt))
 	}
 	return out, nil
 }
@@ -162,4 +159,11 @@ func (s *Store) SetLastRead(ctx context.Context, roomID, userID string, seq int6
 		return err
 	}
 	return translate("set last read", s.q.SetLastRead(ctx, db.SetLastReadParams{RoomID: rid, UserID: uid, Seq: seq}))
+}
+
+// messageOf is the one mapping of a stored row to a Message.
+func messageOf(roomID string, id uuid.UUID, seq int64, sender uuid.UUID, username, body, ref string, at time.Time) protocol.Message {
+	return protocol.Message{ID: id.String(), Room: roomID, Seq: seq,
+		Sender: protocol.User{ID: sender.String(), Username: username},
+		Body:   body, TS: protocol.FormatTime(at), Ref: ref}
 }
