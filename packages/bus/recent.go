@@ -11,26 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Redis is the cluster's shared real-time state in Redis.
-type Redis struct {
-	rdb       *redis.Client
-	keys      Keys
-	recentMax int64
-	recentTTL time.Duration
-}
-
-// NewRedis returns the Redis adapter. recentMax and recentTTL bound each
-// room's recent-message cache by count and by age.
-func NewRedis(rdb *redis.Client, keys Keys, recentMax int64, recentTTL time.Duration) *Redis {
-	return &Redis{rdb: rdb, keys: keys, recentMax: recentMax, recentTTL: recentTTL}
-}
-
-// Client is the underlying client.
-func (r *Redis) Client() *redis.Client { return r.rdb }
-
-// Keys are the key names in use.
-func (r *Redis) Keys() Keys { return r.keys }
-
 // commit adds a durable message to the room's cache and publishes it, in one
 // step, so no subscriber can see it on the channel yet miss it in the cache.
 // Cache members are "<unix ms>|<frame>", so age trimming needs no decoding.
@@ -113,10 +93,19 @@ type skipFrame struct {
 	Seq  int64  `json:"seq"`
 }
 
-// Cached is one message frame from the recent cache.
-type Cached struct {
-	Seq   int64
-	Frame []byte
+var skipPrefix = []byte(`{"type":"skip"`)
+
+// deliver hands a room channel's frame to h: skips (which only the
+// broker writes) as OnSkip, everything else as OnMessage.
+func deliver(h Handler, room string, frame []byte) {
+	if bytes.HasPrefix(frame, skipPrefix) {
+		var f skipFrame
+		if json.Unmarshal(frame, &f) == nil {
+			h.OnSkip(room, f.Seq)
+		}
+		return
+	}
+	h.OnMessage(room, frame)
 }
 
 func decodeCached(zs []redis.Z) []Cached {
@@ -180,4 +169,27 @@ func (r *Redis) Newest(ctx context.Context, room string) (int64, error) {
 		return 0, nil
 	}
 	return int64(zs[0].Score), nil
+}
+
+// Tails returns, for each room, up to limit cached messages after from[i],
+// in one pipelined round trip.
+func (r *Redis) Tails(ctx context.Context, rooms []string, from []int64, limit int64) ([][]Cached, error) {
+	if len(rooms) == 0 {
+		return nil, nil
+	}
+	pipe := r.rdb.Pipeline()
+	cmds := make([]*redis.ZSliceCmd, len(rooms))
+	for i, room := range rooms {
+		cmds[i] = pipe.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: r.keys.Recent(room), ByScore: true,
+			Start: "(" + strconv.FormatInt(from[i], 10), Stop: "+inf", Count: limit})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, unavailable("recent tails", err)
+	}
+	out := make([][]Cached, len(rooms))
+	for i, c := range cmds {
+		zs, _ := c.Result()
+		out[i] = decodeCached(zs)
+	}
+	return out, nil
 }

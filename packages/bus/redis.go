@@ -64,3 +64,57 @@ func (k Keys) Limit(name string) string { return k.Prefix + "rl:" + name }
 // Control is the cluster-wide control channel (membership changes, token
 // revocations).
 func (k Keys) Control() string { return k.Prefix + "control" }
+
+// Redis is the Broker on a Redis server.
+type Redis struct {
+	rdb       *redis.Client
+	keys      Keys
+	recentMax int64
+	recentTTL time.Duration
+}
+
+// NewRedis returns the Redis adapter. recentMax and recentTTL bound each
+// room's recent-message cache by count and by age.
+func NewRedis(rdb *redis.Client, keys Keys, recentMax int64, recentTTL time.Duration) *Redis {
+	return &Redis{rdb: rdb, keys: keys, recentMax: recentMax, recentTTL: recentTTL}
+}
+
+// Ping checks that Redis answers.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+// Publish sends an ephemeral frame on the room's channel.
+func (r *Redis) Publish(ctx context.Context, room string, frame []byte) error {
+	if err := r.rdb.Publish(ctx, r.keys.Channel(room), frame).Err(); err != nil {
+		return unavailable("publish", err)
+	}
+	return nil
+}
+
+// PublishControl sends a payload on the cluster-wide control channel.
+func (r *Redis) PublishControl(ctx context.Context, payload []byte) error {
+	if err := r.rdb.Publish(ctx, r.keys.Control(), payload).Err(); err != nil {
+		return unavailable("control publish", err)
+	}
+	return nil
+}
+
+// incr adds one to a window's count and sets its expiry on the first event.
+var incr = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}
+`)
+
+// Incr counts one event of key in its window.
+func (r *Redis) Incr(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
+	res, err := incr.Run(ctx, r.rdb, []string{r.keys.Limit(key)}, window.Milliseconds()).Int64Slice()
+	if err != nil {
+		return 0, 0, unavailable("rate window", err)
+	}
+	return res[0], time.Duration(res[1]) * time.Millisecond, nil
+}

@@ -11,18 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Handler receives what arrives on the room channels a server subscribed to.
-type Handler interface {
-	// OnMessage gets a payload published on the room's channel.
-	OnMessage(room string, payload []byte)
-	// OnSubscribed is called when Redis confirms the room's subscription:
-	// the first time, and again after every reconnect, when anything
-	// published meanwhile was lost and must be read back from the cache.
-	OnSubscribed(room string)
-	// OnControl gets a payload of the cluster-wide control channel.
-	OnControl(payload []byte)
-}
-
 // Subscriber holds one pub/sub connection per server, subscribed to the
 // channels of the rooms its clients watch (never to every room) and to the
 // control channel.
@@ -30,14 +18,16 @@ type Subscriber struct {
 	ps      *redis.PubSub
 	keys    Keys
 	h       Handler
-	log     *slog.Logger
 	chanPfx string
 }
 
-// NewSubscriber opens the pub/sub connection.
-func NewSubscriber(ctx context.Context, rdb *redis.Client, keys Keys, h Handler, log *slog.Logger) *Subscriber {
-	return &Subscriber{ps: rdb.Subscribe(ctx, keys.Control()), keys: keys, h: h, log: log,
-		chanPfx: strings.TrimSuffix(keys.Channel(""), "}")}
+var _ Subscription = (*Subscriber)(nil)
+
+// Subscribe opens the server's pub/sub connection, listening to the
+// control channel; add rooms with Subscriber.Subscribe and start it with Run.
+func (r *Redis) Subscribe(ctx context.Context, h Handler) Subscription {
+	return &Subscriber{ps: r.rdb.Subscribe(ctx, r.keys.Control()), keys: r.keys, h: h,
+		chanPfx: strings.TrimSuffix(r.keys.Channel(""), "}")}
 }
 
 // Subscribe starts receiving the room's channel. The subscription is
@@ -86,7 +76,7 @@ func (s *Subscriber) Run(ctx context.Context) {
 				_ = s.ps.Ping(ctx)
 				continue
 			}
-			s.log.Warn("redis pub/sub receive failed; reconnecting", "err", err)
+			slog.Warn("redis pub/sub receive failed; reconnecting", "err", err)
 			select {
 			case <-ctx.Done():
 				return
@@ -101,7 +91,7 @@ func (s *Subscriber) Run(ctx context.Context) {
 			if m.Channel == s.keys.Control() {
 				s.h.OnControl([]byte(m.Payload))
 			} else if room, ok := s.roomOf(m.Channel); ok {
-				s.h.OnMessage(room, []byte(m.Payload))
+				deliver(s.h, room, []byte(m.Payload))
 			}
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {

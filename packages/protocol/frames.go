@@ -145,6 +145,11 @@ type MessageFrame struct {
 	Message
 }
 
+// EncodeMessage is the frame every subscriber receives for m.
+func EncodeMessage(m Message) []byte {
+	return Encode(MessageFrame{Type: TypeMessage, Message: m})
+}
+
 // Ack tells the sender its message is durable.
 type Ack struct {
 	Type string `json:"type"`
@@ -217,4 +222,19 @@ func Encode(v any) []byte {
 		panic("protocol: encode: " + err.Error())
 	}
 	return b
+}
+
+// Header is the part of a room frame that routing reads: its type, its
+// seq (messages), and the user it is about (typing, read).
+type Header struct {
+	Type string `json:"type"`
+	Seq  int64  `json:"seq"`
+	User User   `json:"user"`
+}
+
+// PeekHeader reads a room frame's header.
+func PeekHeader(frame []byte) (Header, error) {
+	var h Header
+	err := json.Unmarshal(frame, &h)
+	return h, err
 }

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/rookery-chat/rookery/apps/server/internal/config"
+	"github.com/rookery-chat/rookery/apps/server/internal/history"
 	"github.com/rookery-chat/rookery/apps/server/internal/httpapi"
 	"github.com/rookery-chat/rookery/apps/server/internal/ratelimit"
 	"github.com/rookery-chat/rookery/apps/server/internal/realtime"
@@ -28,6 +28,7 @@ var (
 	_ httpapi.Limiter = (*ratelimit.Window)(nil)
 	_ httpapi.Events  = (*realtime.Hub)(nil)
 	_ realtime.Store  = (*store.Store)(nil)
+	_ httpapi.Rooms   = (*history.Reader)(nil)
 )
 
 // App is one chat server.
@@ -35,7 +36,6 @@ type App struct {
 	log     *slog.Logger
 	cfg     config.Config
 	pool    *pgxpool.Pool
-	rdb     *redis.Client
 	handler http.Handler
 	hub     *realtime.Hub
 	closers []func()
@@ -58,11 +58,12 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 	if err := db.Migrate(ctx, a.pool, log); err != nil {
 		return nil, err
 	}
-	a.rdb, err = bus.OpenRedis(ctx, cfg.RedisURL)
+	rdb, err := bus.OpenRedis(ctx, cfg.RedisURL)
 	if err != nil {
 		return nil, err
 	}
-	a.closers = append(a.closers, func() { _ = a.rdb.Close() })
+	a.closers = append(a.closers, func() { _ = rdb.Close() })
+	broker := bus.NewRedis(rdb, bus.Keys{Prefix: cfg.RedisPrefix}, cfg.RecentMax, cfg.RecentTTL)
 
 	if cfg.KafkaCreateTopic {
 		if err := bus.EnsureTopic(ctx, cfg.KafkaBrokers, cfg.KafkaTopic, cfg.KafkaPartitions); err != nil {
@@ -78,20 +79,19 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 
 	st := store.New(a.pool)
 	a.closers = append(a.closers, startSweeper(log, st, tokenSweepEvery).stop)
-	keys := bus.Keys{Prefix: cfg.RedisPrefix}
-	a.hub = realtime.NewHub(log, cfg, st, bus.NewRedis(a.rdb, keys, cfg.RecentMax, cfg.RecentTTL), producer)
+	a.hub = realtime.NewHub(log, realtimeOptions(cfg), st, broker, producer)
 	a.closers = append(a.closers, a.hub.Close)
 	a.handler = httpapi.NewRouter(httpapi.Deps{
 		Log:       log,
 		Config:    cfg,
 		Store:     st,
 		Events:    a.hub,
-		Rooms:     a.hub,
+		Rooms:     a.hub.History(),
 		WebSocket: a.hub,
-		Limiter:   ratelimit.NewWindow(a.rdb, keys.Limit(""), cfg.LimitWindow),
+		Limiter:   ratelimit.NewWindow(broker, cfg.LimitWindow),
 		Checks: []httpapi.Check{
 			{Name: "postgres", Fn: st.Ping},
-			{Name: "redis", Fn: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }},
+			{Name: "redis", Fn: broker.Ping},
 			{Name: "kafka", Fn: func(ctx context.Context) error { return bus.KafkaReachable(ctx, cfg.KafkaBrokers) }},
 		},
 	})

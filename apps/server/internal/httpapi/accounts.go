@@ -125,7 +125,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.events != nil {
-		a.events.TokenRevoked(r.Context(), hash)
+		a.events.TokenRevoked(r.Context(), UserFrom(r.Context()).ID, hash)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/rookery-chat/rookery/apps/server/internal/history"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
@@ -155,7 +156,7 @@ func (a *API) history(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, protocol.Errorf(protocol.CodeUnavailable, "history is not available"))
 		return
 	}
-	q := HistoryQuery{Limit: protocol.HistoryDefault}
+	q := history.Query{Limit: protocol.HistoryDefault}
 	vals := r.URL.Query()
 	parse := func(name string, dst *int64) error {
 		s := vals.Get(name)
@@ -197,7 +198,7 @@ func (a *API) history(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	msgs, more, err := a.rooms.History(r.Context(), id, q)
+	msgs, more, err := a.rooms.Page(r.Context(), id, q)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rookery-chat/rookery/apps/server/internal/config"
+	"github.com/rookery-chat/rookery/apps/server/internal/history"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
@@ -46,8 +47,8 @@ type Limiter interface {
 type Events interface {
 	// MembershipChanged: user joined or left room (invalidate caches).
 	MembershipChanged(ctx context.Context, roomID, userID string)
-	// TokenRevoked: close the connections that authenticated with it.
-	TokenRevoked(ctx context.Context, tokenHash []byte)
+	// TokenRevoked: close the user's connections that authenticated with it.
+	TokenRevoked(ctx context.Context, userID string, tokenHash []byte)
 }
 
 // Rooms answers the room queries that need live state (sequence numbers
@@ -56,17 +57,8 @@ type Rooms interface {
 	// Decorate brings LastSeq and Unread of rooms up to date; lastRead[i]
 	// is the user's read marker in rooms[i].
 	Decorate(ctx context.Context, user protocol.User, rooms []protocol.Room, lastRead []int64)
-	// History serves GET /rooms/{id}/messages for a member.
-	History(ctx context.Context, roomID string, q HistoryQuery) ([]protocol.Message, bool, error)
-}
-
-// HistoryQuery is a parsed history request.
-type HistoryQuery struct {
-	BeforeSeq, AfterSeq int64
-	// HasBefore and HasAfter say whether the bounds were given; a given 0
-	// is a real bound (after_seq=0 pages from the very first message).
-	HasBefore, HasAfter bool
-	Limit               int
+	// Page serves GET /rooms/{id}/messages for a member.
+	Page(ctx context.Context, roomID string, q history.Query) ([]protocol.Message, bool, error)
 }
 
 // Check is one readiness probe.

@@ -4,8 +4,9 @@ import (
 	"time"
 )
 
-// Bucket is a token bucket for one owner (a connection's sender). It is not
-// safe for concurrent use; each connection's reader owns its bucket.
+// Bucket is a token bucket for one owner (a user's sends, shared by the
+// user's connections on a server). It is not safe for concurrent use: its
+// owner locks it.
 type Bucket struct {
 	rate   float64 // tokens per second
 	burst  float64

@@ -7,41 +7,31 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
 // Window counts events per key in fixed windows shared by every server, so
 // that spreading login attempts over servers gains an attacker nothing.
 type Window struct {
-	rdb    *redis.Client
-	prefix string
-	window time.Duration
+	counter bus.Windows
+	window  time.Duration
 }
 
-// NewWindow returns a Window whose keys start with prefix.
-func NewWindow(rdb *redis.Client, prefix string, window time.Duration) *Window {
-	return &Window{rdb: rdb, prefix: prefix, window: window}
+// NewWindow returns a Window counting in the broker's windows.
+func NewWindow(counter bus.Windows, window time.Duration) *Window {
+	return &Window{counter: counter, window: window}
 }
-
-// incr adds one to the key's count and sets its expiry on the first event.
-var incr = redis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {n, redis.call('PTTL', KEYS[1])}
-`)
 
 // Allow counts one event for key and returns a rate_limited error, carrying
 // the wait, when the window already holds limit events.
 func (w *Window) Allow(ctx context.Context, key string, limit int) error {
-	res, err := incr.Run(ctx, w.rdb, []string{w.prefix + key}, w.window.Milliseconds()).Int64Slice()
+	n, left, err := w.counter.Incr(ctx, key, w.window)
 	if err != nil {
 		return protocol.Wrap(protocol.CodeUnavailable, fmt.Errorf("rate limit: %w", err), "rate limiter unavailable")
 	}
-	if res[0] > int64(limit) {
-		wait := time.Duration(res[1]) * time.Millisecond
-		return &Limited{RetryAfter: wait}
+	if n > int64(limit) {
+		return &Limited{RetryAfter: left}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rookery-chat/rookery/apps/server/internal/auth"
+	"github.com/rookery-chat/rookery/apps/server/internal/socket"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
@@ -31,7 +32,7 @@ func (h *Hub) checkOrigin(r *http.Request) bool {
 	if strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
-	for _, o := range h.cfg.AllowedOrigins {
+	for _, o := range h.opts.AllowedOrigins {
 		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
 			return true
 		}
@@ -41,66 +42,54 @@ func (h *Hub) checkOrigin(r *http.Request) bool {
 
 // ServeHTTP upgrades GET /ws and runs the connection until it ends.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	up := websocket.Upgrader{
-		// Small read buffers (frames are small; bigger ones are read in
-		// parts) and pooled write buffers, held only while gorilla writes a
-		// control frame: an idle connection should cost little.
-		ReadBufferSize:  1024,
-		WriteBufferSize: 1024,
-		WriteBufferPool: writeBufferPool,
-		CheckOrigin:     h.checkOrigin,
-		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
-			http.Error(w, `{"error":{"code":"forbidden","message":"`+reason.Error()+`"}}`, status)
-		},
-	}
 	if !h.checkOrigin(r) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
 		_, _ = w.Write([]byte(`{"error":{"code":"forbidden","message":"origin not allowed"}}`))
 		return
 	}
-	ws, err := up.Upgrade(w, r, nil)
+	up := websocket.Upgrader{
+		// Small read buffers (frames are small; bigger ones are read in
+		// parts); gorilla never writes after the handshake.
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+		WriteBufferPool: writeBufferPool,
+		CheckOrigin:     h.checkOrigin,
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			http.Error(w, `{"error":{"code":"bad_request","message":"`+reason.Error()+`"}}`, status)
+		},
+	}
+	conn, err := h.writers.Upgrade(w, r, &up)
 	if err != nil {
 		return // Upgrade answered the client
 	}
-	ws.SetReadLimit(protocol.FrameMaxBytes)
-	c := newConn(h, ws)
-
-	user, hash, code := h.hello(r.Context(), ws)
+	user, hash, code := h.hello(r.Context(), conn)
 	if code != 0 {
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, closeText(code)), time.Now().Add(time.Second))
-		_ = ws.Close()
-		close(c.done)
+		conn.CloseWith(code, closeText(code), false)
 		return
 	}
-	c.user, c.tokenHash = user, hash
+	c := newClient(conn, user, hash)
 	if !h.register(c) {
-		_ = ws.WriteMessage(websocket.TextMessage, protocol.Encode(protocol.Goodbye{Type: protocol.TypeGoodbye, Reason: "server shutting down", Reconnect: true}))
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
-		_ = ws.Close()
-		close(c.done)
+		c.Enqueue(protocol.Encode(protocol.Goodbye{Type: protocol.TypeGoodbye, Reason: "server shutting down", Reconnect: true}))
+		c.CloseWith(protocol.CloseGoingAway, "server shutting down", true)
 		return
 	}
 	h.presence.post(presenceOp{user: user, up: true})
-	c.enqueue(protocol.Encode(protocol.Welcome{Type: protocol.TypeWelcome, User: user, Server: h.cfg.ServerID}))
+	c.Enqueue(protocol.Encode(protocol.Welcome{Type: protocol.TypeWelcome, User: user, Server: h.opts.ServerID}))
 	// The connection's reader runs on a goroutine of its own, owned by the
 	// hub, and net/http's goroutine returns: its stack, deep with server
 	// and router frames, would otherwise be held by every idle connection.
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
+	h.goWork(func() {
 		defer close(c.done)
 		h.readLoop(c)
-		c.closeWith(protocol.CloseNormal, "", false)
+		c.CloseWith(protocol.CloseNormal, "", false)
 		h.unregister(c)
 		select {
-		case <-c.closed: // the flusher wrote the close frame and closed the socket
+		case <-c.Closed(): // the writers wrote the close frame and closed the socket
 		case <-h.ctx.Done():
-			// The hub is closing and its flushers may be gone before they
-			// reached this connection.
-			c.closeSocket()
+			c.Kill()
 		}
-	}()
+	})
 }
 
 func closeText(code int) string {
@@ -114,17 +103,14 @@ func closeText(code int) string {
 }
 
 // hello reads and checks the first frame. It returns a close code on failure.
-func (h *Hub) hello(ctx context.Context, ws *websocket.Conn) (protocol.User, []byte, int) {
-	_ = ws.SetReadDeadline(time.Now().Add(h.cfg.HelloTimeout))
-	_, data, err := ws.ReadMessage()
+func (h *Hub) hello(ctx context.Context, c *socket.Conn) (protocol.User, []byte, int) {
+	_ = c.SetReadDeadline(time.Now().Add(h.opts.HelloTimeout))
+	text, data, err := c.Read()
 	if err != nil {
-		if errors.Is(err, websocket.ErrReadLimit) {
-			return protocol.User{}, nil, protocol.CloseTooLarge
-		}
-		return protocol.User{}, nil, protocol.CloseUnauthorized
+		return protocol.User{}, nil, protocol.CloseUnauthorized // Read closed an oversized frame with 1009
 	}
 	f, err := protocol.DecodeClientFrame(data)
-	if err != nil || f.Type != protocol.TypeHello {
+	if !text || err != nil || f.Type != protocol.TypeHello {
 		return protocol.User{}, nil, protocol.CloseUnauthorized
 	}
 	hash := auth.HashToken(f.Token)
@@ -142,95 +128,121 @@ func (h *Hub) hello(ctx context.Context, ws *websocket.Conn) (protocol.User, []b
 }
 
 // readLoop reads frames until the connection ends. A pong or any frame
-// proves the client alive and extends the read deadline.
-func (h *Hub) readLoop(c *Conn) {
-	alive := 2*h.cfg.PingInterval + h.cfg.WriteTimeout
-	_ = c.ws.SetReadDeadline(time.Now().Add(alive))
-	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(alive)) })
+// proves the client alive and extends the read deadline. One request of a
+// connection is handled at a time, in order.
+func (h *Hub) readLoop(c *client) {
+	alive := 2*h.opts.PingInterval + h.opts.Socket.Timeout
+	_ = c.SetReadDeadline(time.Now().Add(alive))
+	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(alive)) })
 	for {
-		typ, data, err := c.ws.ReadMessage()
+		text, data, err := c.Read()
 		if err != nil {
-			return // closed, timed out, or over the read limit (gorilla answered 1009)
+			return // closed, timed out, or broke the protocol (Read closed it)
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(alive))
+		_ = c.SetReadDeadline(time.Now().Add(alive))
 		framesIn.Inc()
 		select {
-		case h.jobs <- job{c: c, text: typ == websocket.TextMessage, data: data}:
+		case h.jobs <- job{c: c, text: text, data: data}:
 		case <-h.ctx.Done():
 			return
 		}
-		<-c.dispatched // one request at a time per connection, in order
+		select {
+		case <-c.dispatched:
+		case <-h.ctx.Done():
+			return
+		}
 	}
 }
 
 // job is one client frame for a worker.
 type job struct {
-	c    *Conn
+	c    *client
 	text bool
 	data []byte
 }
 
-// worker handles client frames until the hub closes. Decoding and requests
-// run here, not on the connections' readers, so that only a few goroutines
-// grow the deep stacks of JSON, database and Redis calls; every idle reader
-// keeps a small one.
+// slowSlots bounds the slow requests (send, subscribe) running off the
+// workers at once; past it a worker runs one itself (back-pressure).
+const slowSlots = 8192
+
+// worker handles client frames until the hub closes. Decoding and fast
+// requests run here, not on the connections' readers, so that only a few
+// goroutines grow the deep stacks of JSON, database and Redis calls; every
+// idle reader keeps a small one. A slow request (a send waits for Kafka, a
+// subscribe for its replay) gets a goroutine of its own, so that it never
+// holds a worker while other clients wait.
 func (h *Hub) worker() {
 	for {
 		select {
 		case j := <-h.jobs:
-			h.handleFrame(j.c, j.text, j.data)
-			j.c.dispatched <- struct{}{}
+			h.handleFrame(j)
 		case <-h.ctx.Done():
 			return
 		}
 	}
 }
 
-func (h *Hub) handleFrame(c *Conn, text bool, data []byte) {
-	if !text {
-		c.enqueue(protocol.Encode(protocol.NewErrorFrame("", protocol.Errorf(protocol.CodeBadRequest, "frames must be text"))))
+func (h *Hub) handleFrame(j job) {
+	c := j.c
+	if !j.text {
+		c.Enqueue(protocol.Encode(protocol.NewErrorFrame("", protocol.Errorf(protocol.CodeBadRequest, "frames must be text"))))
+		c.dispatched <- struct{}{}
 		return
 	}
-	f, err := protocol.DecodeClientFrame(data)
+	f, err := protocol.DecodeClientFrame(j.data)
 	if err != nil {
 		ref := f.Ref
 		if protocol.ValidateRef(ref) != nil {
 			ref = "" // never echo what is not a valid ref
 		}
-		c.enqueue(protocol.Encode(protocol.NewErrorFrame(ref, err)))
+		c.Enqueue(protocol.Encode(protocol.NewErrorFrame(ref, err)))
+		c.dispatched <- struct{}{}
 		return
 	}
+	if f.Type == protocol.TypeSend || f.Type == protocol.TypeSubscribe {
+		select {
+		case h.slow <- struct{}{}:
+			h.goWork(func() {
+				defer func() { <-h.slow }()
+				h.dispatch(c, f)
+				c.dispatched <- struct{}{}
+			})
+			return
+		default:
+		}
+	}
 	h.dispatch(c, f)
+	c.dispatched <- struct{}{}
 }
 
-func (h *Hub) dispatch(c *Conn, f protocol.ClientFrame) {
-	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.KafkaWriteTimeout+5*time.Second)
+func (h *Hub) dispatch(c *client, f protocol.ClientFrame) {
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RequestTimeout)
 	defer cancel()
 	var err error
 	switch f.Type {
 	case protocol.TypePing:
-		c.enqueue(protocol.Pong)
+		c.Enqueue(protocol.Pong)
 	case protocol.TypeHello:
 		err = protocol.Errorf(protocol.CodeBadRequest, "already authenticated")
 	case protocol.TypeSubscribe:
 		err = h.subscribe(ctx, c, f.Room, f.AfterSeq)
 	case protocol.TypeUnsubscribe:
-		h.unsubscribe(c, f.Room)
+		c.removeSub(f.Room)
 	case protocol.TypeSend:
-		err = h.handleSend(ctx, c, f)
+		err = h.send(ctx, c, f)
 	case protocol.TypeTyping:
 		err = h.typing(ctx, c, f.Room)
 	case protocol.TypeRead:
 		err = h.read(ctx, c, f.Room, *f.Seq)
 	}
 	if err != nil {
-		if errors.Is(err, errClosed) {
+		if errors.Is(err, socket.ErrClosed) {
 			return
 		}
 		code := protocol.ErrorCode(err)
 		if code == protocol.CodeInternal || code == protocol.CodeUnavailable {
 			h.log.Error("request failed", "type", f.Type, "room", f.Room, "user", c.user.ID, "err", err)
 		}
-		c.enqueue(protocol.Encode(protocol.NewErrorFrame(f.Ref, err)))
+		c.Enqueue(protocol.Encode(protocol.NewErrorFrame(f.Ref, err)))
 	}
 }

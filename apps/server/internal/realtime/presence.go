@@ -47,7 +47,7 @@ func (p *presence) post(op presenceOp) {
 // users of dead servers every TTL/6, until ctx ends; then it releases every
 // claim, so a clean shutdown announces its users offline at once.
 func (p *presence) run(ctx context.Context) {
-	ttl := p.hub.cfg.PresenceTTL
+	ttl := p.hub.opts.PresenceTTL
 	beat := time.NewTicker(ttl / 3)
 	defer beat.Stop()
 	sweep := time.NewTicker(ttl / 6)
@@ -62,7 +62,7 @@ func (p *presence) run(ctx context.Context) {
 				users = append(users, id)
 			}
 			bctx, cancel := context.WithTimeout(ctx, ttl/3)
-			if err := p.hub.redis.Renew(bctx, p.hub.cfg.ServerID, users, ttl); err != nil {
+			if err := p.hub.broker.Renew(bctx, p.hub.opts.ServerID, users, ttl); err != nil {
 				p.hub.log.Warn("presence heartbeat failed", "users", len(users), "err", err)
 			}
 			cancel()
@@ -102,7 +102,7 @@ func (p *presence) handle(ctx context.Context, op presenceOp) {
 			return
 		}
 		p.local[op.user.ID] = &localUser{user: op.user, conns: 1}
-		cameOnline, err := h.redis.Claim(ctx, h.cfg.ServerID, op.user.ID, h.cfg.PresenceTTL)
+		cameOnline, err := h.broker.Claim(ctx, h.opts.ServerID, op.user.ID, h.opts.PresenceTTL)
 		if err != nil {
 			h.log.Warn("presence claim failed; the next heartbeat retries", "user", op.user.ID, "err", err)
 			return
@@ -119,7 +119,7 @@ func (p *presence) handle(ctx context.Context, op presenceOp) {
 		return
 	}
 	delete(p.local, op.user.ID)
-	offline, err := h.redis.Release(ctx, h.cfg.ServerID, op.user.ID)
+	offline, err := h.broker.Release(ctx, h.opts.ServerID, op.user.ID)
 	if err != nil {
 		h.log.Warn("presence release failed; the claim expires on its own", "user", op.user.ID, "err", err)
 		return
@@ -132,9 +132,9 @@ func (p *presence) handle(ctx context.Context, op presenceOp) {
 // sweep announces offline the users whose servers stopped renewing.
 func (p *presence) sweep(ctx context.Context) {
 	h := p.hub
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.PresenceTTL/6)
+	ctx, cancel := context.WithTimeout(ctx, h.opts.PresenceTTL/6)
 	defer cancel()
-	gone, err := h.redis.Sweep(ctx, 1000)
+	gone, err := h.broker.Sweep(ctx, 1000)
 	if err != nil {
 		h.log.Warn("presence sweep failed", "err", err)
 	}
@@ -168,24 +168,8 @@ func (p *presence) announce(ctx context.Context, user protocol.User, online bool
 func (h *Hub) deliverPresence(c control) {
 	frame := protocol.Encode(protocol.PresenceFrame{Type: protocol.TypePresence,
 		User: protocol.User{ID: c.User, Username: c.Name}, Online: c.Online})
-	seen := map[*Conn]bool{}
-	h.mu.Lock()
-	for _, id := range c.Rooms {
-		r := h.rooms[id]
-		if r == nil {
-			continue
-		}
-		r.mu.Lock()
-		for s := range r.subs {
-			if s.conn.user.ID != c.User {
-				seen[s.conn] = true
-			}
-		}
-		r.mu.Unlock()
-	}
-	h.mu.Unlock()
-	for conn := range seen {
-		conn.enqueue(frame)
+	for _, s := range h.rooms.Subscribers(c.Rooms, c.User) {
+		s.Enqueue(frame)
 	}
 }
 
@@ -199,7 +183,7 @@ func (h *Hub) onlineMembers(ctx context.Context, room string) ([]protocol.User, 
 	for i, m := range members {
 		ids[i] = m.ID
 	}
-	on, err := h.redis.Online(ctx, ids)
+	on, err := h.broker.Online(ctx, ids)
 	if err != nil {
 		return nil, err
 	}

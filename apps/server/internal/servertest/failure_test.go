@@ -1,4 +1,4 @@
-package realtime_test
+package servertest_test
 
 import (
 	"context"

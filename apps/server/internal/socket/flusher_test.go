@@ -1,14 +1,12 @@
-package realtime
+package socket
 
 import (
 	"testing"
 	"time"
-
-	"github.com/rookery-chat/rookery/apps/server/internal/config"
 )
 
-func testConn(h *Hub) *Conn {
-	return &Conn{hub: h, gap: maxGap, quit: make(chan struct{}), space: make(chan struct{}, 1)}
+func testConn(w *Writers) *Conn {
+	return &Conn{w: w, gap: maxGap, quit: make(chan struct{}), space: make(chan struct{}, 1)}
 }
 
 func lists(f *flusher) (urgent, ready, later int) {
@@ -21,12 +19,12 @@ func lists(f *flusher) (urgent, ready, later int) {
 // gather frames, and an ack jumps every queue.
 func TestFlusherSchedulesByFrameRate(t *testing.T) {
 	const delay = 10 * time.Millisecond
-	h := &Hub{cfg: config.Config{SendQueue: 16}, flusher: newFlusher(delay)}
-	f := h.flusher
+	h := &Writers{opts: Options{Queue: 16}, f: newFlusher(delay)}
+	f := h.f
 	msg := []byte(`{"type":"message","seq":1}`)
 
 	quiet := testConn(h)
-	quiet.enqueue(msg)
+	quiet.Enqueue(msg)
 	if u, r, l := lists(f); u != 0 || r != 1 || l != 0 {
 		t.Fatalf("quiet connection: urgent %d ready %d later %d, want it ready", u, r, l)
 	}
@@ -42,11 +40,11 @@ func TestFlusherSchedulesByFrameRate(t *testing.T) {
 	if busy.gap >= delay {
 		t.Fatalf("gap %v after 20 frames 2 ms apart", busy.gap)
 	}
-	busy.enqueue(msg)
+	busy.Enqueue(msg)
 	if u, r, l := lists(f); u != 0 || r != 1 || l != 1 {
 		t.Fatalf("busy connection: urgent %d ready %d later %d, want it later", u, r, l)
 	}
-	busy.enqueue(msg)
+	busy.Enqueue(msg)
 	if _, _, l := lists(f); l != 1 {
 		t.Fatalf("scheduled twice: %d in the later list", l)
 	}
@@ -64,14 +62,14 @@ func TestFlusherSchedulesByFrameRate(t *testing.T) {
 	}
 
 	// An ack for a connection already in the ready list puts it first.
-	busy.enqueue([]byte(`{"type":"ack","ref":"r"}`))
+	busy.Enqueue([]byte(`{"type":"ack","ref":"r"}`))
 	if u, _, _ := lists(f); u != 1 {
 		t.Fatalf("ack: %d urgent, want 1", u)
 	}
 	if c := f.next(); c != busy {
 		t.Fatal("the connection with an ack was not written first")
 	}
-	busy.enqueue([]byte(`{"type":"ack","ref":"r2"}`))
+	busy.Enqueue([]byte(`{"type":"ack","ref":"r2"}`))
 	if u, _, _ := lists(f); u != 0 {
 		t.Fatal("a connection already in the urgent list was listed again")
 	}

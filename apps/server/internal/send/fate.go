@@ -1,4 +1,4 @@
-package realtime
+package send
 
 import (
 	"context"
@@ -26,23 +26,23 @@ import (
 const settleSlots = 1024
 
 // keepLease renews the lease of seq every Lease/3 until stop is called.
-func (h *Hub) keepLease(room string, seq int64) (stop func()) {
+func (s *Sender) keepLease(room string, seq int64) (stop func()) {
 	var mu sync.Mutex
 	stopped := false
 	var t *time.Timer
 	renew := func() {
-		if !h.enter() {
+		if !s.enter() {
 			return
 		}
-		defer h.wg.Done()
-		ctx, cancel := context.WithTimeout(h.ctx, time.Second)
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, time.Second)
 		defer cancel()
-		if _, err := h.redis.RenewLease(ctx, room, seq); err != nil {
-			h.log.Debug("lease not renewed", "room", room, "seq", seq, "err", err)
+		if _, err := s.broker.RenewLease(ctx, room, seq); err != nil {
+			s.log.Debug("lease not renewed", "room", room, "seq", seq, "err", err)
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if !stopped && h.ctx.Err() == nil {
+		if !stopped && s.ctx.Err() == nil {
 			t.Reset(bus.Lease / 3)
 		}
 	}
@@ -57,20 +57,21 @@ func (h *Hub) keepLease(room string, seq int64) (stop func()) {
 	}
 }
 
-// settleLater settles msg on a hub goroutine, if a slot is free.
-func (h *Hub) settleLater(user protocol.User, msg protocol.Message, stop func()) bool {
+// settleLater settles msg in the background, if a slot is free.
+func (s *Sender) settleLater(user protocol.User, msg protocol.Message, stop func()) bool {
 	select {
-	case h.settling <- struct{}{}:
+	case s.settling <- struct{}{}:
 	default:
 		return false
 	}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		defer func() { <-h.settling }()
-		h.settle(h.ctx, user, msg, stop)
-	}()
-	return true
+	ok := s.goWork(func() {
+		defer func() { <-s.settling }()
+		s.settle(s.ctx, user, msg, stop)
+	})
+	if !ok {
+		<-s.settling
+	}
+	return ok
 }
 
 // settle drives a send whose first attempt failed until its fate is known.
@@ -78,7 +79,7 @@ func (h *Hub) settleLater(user protocol.User, msg protocol.Message, stop func())
 // commit is refused (the seq was fenced, or Redis lost its epoch) the log
 // says whether the message was stored (its ref is then done) or not (it is
 // sent again under a new seq, same ref). stop ends the lease's renewal.
-func (h *Hub) settle(ctx context.Context, user protocol.User, msg protocol.Message, stop func()) {
+func (s *Sender) settle(ctx context.Context, user protocol.User, msg protocol.Message, stop func()) {
 	defer func() { stop() }()
 	delay := 50 * time.Millisecond
 	produced := false
@@ -90,16 +91,16 @@ func (h *Hub) settle(ctx context.Context, user protocol.User, msg protocol.Messa
 		}
 		delay = min(2*delay, 2*time.Second)
 		if !produced {
-			pctx, cancel := context.WithTimeout(ctx, h.cfg.KafkaWriteTimeout)
-			err := h.producer.Produce(pctx, msg)
+			pctx, cancel := context.WithTimeout(ctx, s.opts.KafkaWriteTimeout)
+			err := s.producer.Produce(pctx, msg)
 			cancel()
 			if err != nil {
-				h.log.Debug("produce retry failed", "room", msg.Room, "seq", msg.Seq, "err", err)
+				s.log.Debug("produce retry failed", "room", msg.Room, "seq", msg.Seq, "err", err)
 				continue
 			}
 			produced = true
 		}
-		err := h.commit(ctx, user, msg, func(protocol.Ack) {})
+		err := s.commit(ctx, user, msg, func(protocol.Ack) {})
 		if err == nil {
 			sendsSettled.WithLabelValues("committed").Inc()
 			return
@@ -108,12 +109,12 @@ func (h *Hub) settle(ctx context.Context, user protocol.User, msg protocol.Messa
 			continue
 		}
 		stop()
-		next, ok := h.resolveFenced(ctx, user, msg, false)
+		next, ok := s.resolveFenced(ctx, user, msg, false)
 		if !ok {
 			return
 		}
 		msg, produced, delay = next, false, 0
-		stop = h.keepLease(msg.Room, msg.Seq)
+		stop = s.keepLease(msg.Room, msg.Seq)
 	}
 }
 
@@ -121,14 +122,14 @@ func (h *Hub) settle(ctx context.Context, user protocol.User, msg protocol.Messa
 // log: stored, its ref is marked done; not stored, it is begun again under
 // a new seq and returned with ok (the caller now owns that one). fenceNow
 // fences the seq's epoch at once (its owner is known to be gone).
-func (h *Hub) resolveFenced(ctx context.Context, user protocol.User, msg protocol.Message, fenceNow bool) (protocol.Message, bool) {
+func (s *Sender) resolveFenced(ctx context.Context, user protocol.User, msg protocol.Message, fenceNow bool) (protocol.Message, bool) {
 	for ctx.Err() == nil {
-		stored, err := h.awaitFate(ctx, msg, fenceNow)
+		stored, err := s.awaitFate(ctx, msg, fenceNow)
 		if err != nil {
 			continue
 		}
 		if stored {
-			if err := h.redis.SetRef(ctx, msg.Room, user.ID, msg.Ref, bus.RefRecord{State: bus.RefDone, Message: &msg}, h.cfg.DedupTTL); err != nil {
+			if err := s.broker.SetRef(ctx, msg.Room, user.ID, msg.Ref, bus.RefRecord{State: bus.RefDone, Message: &msg}, s.opts.DedupTTL); err != nil {
 				continue
 			}
 			sendsSettled.WithLabelValues("stored").Inc()
@@ -136,7 +137,7 @@ func (h *Hub) resolveFenced(ctx context.Context, user protocol.User, msg protoco
 		}
 		draft := msg
 		draft.ID, draft.Seq, draft.TS = uuid.Must(uuid.NewV7()).String(), 0, protocol.FormatTime(time.Now())
-		rec, err := h.redis.Begin(ctx, user.ID, draft, h.cfg.DedupTTL, msg.Seq, h.store.SeedSeq)
+		rec, err := s.broker.Begin(ctx, user.ID, draft, s.opts.DedupTTL, msg.Seq, s.store.SeedSeq)
 		if err != nil {
 			continue
 		}
@@ -152,19 +153,19 @@ func (h *Hub) resolveFenced(ctx context.Context, user protocol.User, msg protoco
 // awaitFate waits until the stored log shows an epoch newer than msg's,
 // fencing msg's epoch if that takes GapTimeout (or at once with fenceNow),
 // and then says whether msg is stored.
-func (h *Hub) awaitFate(ctx context.Context, msg protocol.Message, fenceNow bool) (bool, error) {
+func (s *Sender) awaitFate(ctx context.Context, msg protocol.Message, fenceNow bool) (bool, error) {
 	e := bus.EpochOf(msg.Seq)
 	fenced := time.Now()
 	if fenceNow {
-		h.closeEpoch(ctx, msg.Room, e, false)
+		s.closeEpoch(ctx, msg.Room, e, false)
 	}
 	for {
-		top, err := h.store.RoomLastSeq(ctx, msg.Room)
+		top, err := s.store.RoomLastSeq(ctx, msg.Room)
 		if err == nil && bus.EpochOf(top) > e {
-			return h.store.StoredSeq(ctx, msg.ID)
+			return s.store.StoredSeq(ctx, msg.ID)
 		}
-		if time.Since(fenced) >= h.cfg.GapTimeout {
-			h.closeEpoch(ctx, msg.Room, e, true)
+		if time.Since(fenced) >= s.opts.GapTimeout {
+			s.closeEpoch(ctx, msg.Room, e, true)
 			fenced = time.Now()
 		}
 		select {
@@ -179,54 +180,64 @@ func (h *Hub) awaitFate(ctx context.Context, msg protocol.Message, fenceNow bool
 // the fence record. With escalate, when e has ended already but the log
 // still does not show a newer epoch (whoever started it died before
 // writing), the current epoch is fenced instead.
-func (h *Hub) closeEpoch(ctx context.Context, room string, e int64, escalate bool) {
+func (s *Sender) closeEpoch(ctx context.Context, room string, e int64, escalate bool) {
 	if escalate {
-		if c, err := h.redis.Counter(ctx, room); err == nil && c > 0 {
+		if c, err := s.broker.Counter(ctx, room); err == nil && c > 0 {
 			e = max(e, bus.EpochOf(c))
 		}
 	}
-	first, err := h.redis.Fence(ctx, room, e, h.store.SeedSeq)
+	first, err := s.broker.Fence(ctx, room, e, s.store.SeedSeq)
 	if errors.Is(err, bus.ErrNotFenced) {
 		return
 	}
 	if err != nil {
-		h.log.Warn("fence failed", "room", room, "epoch", e, "err", err)
+		s.log.Warn("fence failed", "room", room, "epoch", e, "err", err)
 		return
 	}
-	pctx, cancel := context.WithTimeout(ctx, h.cfg.KafkaWriteTimeout)
-	err = h.producer.ProduceFence(pctx, room, first)
+	pctx, cancel := context.WithTimeout(ctx, s.opts.KafkaWriteTimeout)
+	err = s.producer.ProduceFence(pctx, room, first)
 	cancel()
 	if err != nil {
-		h.log.Warn("fence record not written; retried later", "room", room, "seq", first, "err", err)
+		s.log.Warn("fence record not written; retried later", "room", room, "seq", first, "err", err)
 		return
 	}
 	epochsFenced.Inc()
-	h.log.Info("epoch fenced", "room", room, "epoch", e, "fence_seq", first)
-	if err := h.redis.Skip(ctx, room, first); err != nil {
-		h.log.Debug("fence skip not published", "room", room, "err", err)
+	s.log.Info("epoch fenced", "room", room, "epoch", e, "fence_seq", first)
+	if err := s.broker.Skip(ctx, room, first); err != nil {
+		s.log.Debug("fence skip not published", "room", room, "err", err)
 	}
 }
 
-// resolveHole is called for a seq a room has waited on for GapTimeout:
+// ResolveHole is called for a seq a room has waited on for GapTimeout:
 // if its send still holds the lease, the room goes on waiting; otherwise
 // the epoch is fenced, and the room learns from the log what stands. An
 // epoch fenced already is left to its fence record, unless the room has
 // been stuck for three GapTimeouts (whoever fenced it died before writing).
-func (h *Hub) resolveHole(ctx context.Context, room string, seq int64, stuck time.Duration) {
-	alive, err := h.redis.LeaseAlive(ctx, room, seq)
+func (s *Sender) ResolveHole(ctx context.Context, room string, seq int64, stuck time.Duration) {
+	alive, err := s.broker.LeaseAlive(ctx, room, seq)
 	if err != nil || alive {
 		return
 	}
-	h.closeEpoch(ctx, room, bus.EpochOf(seq), stuck >= 3*h.cfg.GapTimeout)
+	s.closeEpoch(ctx, room, bus.EpochOf(seq), stuck >= 3*s.opts.GapTimeout)
 }
 
-// awaitRef waits for the send that owns msg's ref. One whose owner is
-// alive finishes by itself; one whose owner is gone is taken over here
-// (once per server). After KafkaWriteTimeout the client is told to retry.
-func (h *Hub) awaitRef(ctx context.Context, user protocol.User, msg protocol.Message, acked func(protocol.Ack)) error {
-	deadline := time.Now().Add(h.cfg.KafkaWriteTimeout)
+// recheck is how often a retry waiting for an in-flight ref reads its
+// record again, for what no event announces: the ref settled by the log,
+// or its owner gone.
+const recheck = 250 * time.Millisecond
+
+// awaitRef waits for the send that owns msg's ref: it wakes when the seq
+// is committed (seen on the room channel, or committed here), and rechecks
+// the record every recheck. One whose owner is alive finishes by itself;
+// one whose owner is gone is taken over here (once per server). After
+// KafkaWriteTimeout the client is told to retry.
+func (s *Sender) awaitRef(ctx context.Context, user protocol.User, msg protocol.Message, acked func(protocol.Ack)) error {
+	deadline := time.NewTimer(s.opts.KafkaWriteTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(recheck)
+	defer tick.Stop()
 	for {
-		rec, ok, err := h.redis.GetRef(ctx, msg.Room, user.ID, msg.Ref)
+		rec, ok, err := s.broker.GetRef(ctx, msg.Room, user.ID, msg.Ref)
 		if err != nil {
 			return err
 		}
@@ -237,41 +248,50 @@ func (h *Hub) awaitRef(ctx context.Context, user protocol.User, msg protocol.Mes
 			acked(ackOf(*rec.Message))
 			return nil
 		}
-		alive, err := h.redis.LeaseAlive(ctx, msg.Room, rec.Message.Seq)
+		alive, err := s.broker.LeaseAlive(ctx, msg.Room, rec.Message.Seq)
 		if err != nil {
 			return err
 		}
 		if !alive {
-			h.takeOver(user, *rec.Message)
+			s.takeOver(user, *rec.Message)
 		}
-		if time.Now().After(deadline) {
-			return protocol.Errorf(protocol.CodeUnavailable, "an earlier send of this ref is still in flight; retry")
-		}
+		committed := make(chan struct{})
+		var once sync.Once
+		cancel := s.commits.add(msg.Room, rec.Message.Seq, func() { once.Do(func() { close(committed) }) })
 		select {
-		case <-ctx.Done():
+		case <-committed:
+		case <-tick.C:
+		case <-deadline.C:
+			cancel()
 			return protocol.Errorf(protocol.CodeUnavailable, "an earlier send of this ref is still in flight; retry")
-		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			cancel()
+			return protocol.Errorf(protocol.CodeUnavailable, "an earlier send of this ref is still in flight; retry")
 		}
+		cancel()
 	}
 }
 
 // takeOver settles, in the background, a send whose owner is gone.
-func (h *Hub) takeOver(user protocol.User, msg protocol.Message) {
+func (s *Sender) takeOver(user protocol.User, msg protocol.Message) {
 	k := roomSeq{msg.Room, msg.Seq}
-	h.mu.Lock()
-	if h.takeovers[k] {
-		h.mu.Unlock()
+	s.mu.Lock()
+	if s.takeovers[k] {
+		s.mu.Unlock()
 		return
 	}
-	h.takeovers[k] = true
-	h.mu.Unlock()
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		defer func() { h.mu.Lock(); delete(h.takeovers, k); h.mu.Unlock() }()
-		next, ok := h.resolveFenced(h.ctx, user, msg, true)
+	s.takeovers[k] = true
+	s.mu.Unlock()
+	ok := s.goWork(func() {
+		defer func() { s.mu.Lock(); delete(s.takeovers, k); s.mu.Unlock() }()
+		next, ok := s.resolveFenced(s.ctx, user, msg, true)
 		if ok {
-			h.settle(h.ctx, user, next, h.keepLease(next.Room, next.Seq))
+			s.settle(s.ctx, user, next, s.keepLease(next.Room, next.Seq))
 		}
-	}()
+	})
+	if !ok {
+		s.mu.Lock()
+		delete(s.takeovers, k)
+		s.mu.Unlock()
+	}
 }

@@ -1,0 +1,85 @@
+package history
+
+import (
+	"context"
+	"time"
+
+	"github.com/rookery-chat/rookery/packages/bus"
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+// replayWait bounds how long a replay waits for the persister.
+const replayWait = 2 * time.Second
+
+// awaitStored waits, up to replayWait, until PostgreSQL holds the room's
+// log up to seq: the part of a replay that the cache does not hold (after
+// the broker lost it, or for an old position) must not miss messages the
+// persister has not written yet. A seq that will never be stored (one the
+// room gave up) costs the whole wait.
+func (h *Reader) awaitStored(ctx context.Context, roomID string, seq int64) {
+	deadline := time.Now().Add(replayWait)
+	for {
+		top, err := h.store.RoomLastSeq(ctx, roomID)
+		if err != nil || top >= seq || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Replay collects the messages in (after, upto], the newest ReplayMax of
+// them, from the cache and, for what the cache no longer holds, PostgreSQL.
+// recovered is false when there were more.
+func (h *Reader) Replay(ctx context.Context, roomID string, after, upto int64) ([]bus.Cached, bool, error) {
+	limit := h.opts.ReplayMax
+	cached, err := h.cache.RecentAfter(ctx, roomID, after, h.opts.RecentMax)
+	if err != nil {
+		return nil, false, err
+	}
+	for len(cached) > 0 && cached[len(cached)-1].Seq > upto {
+		cached = cached[:len(cached)-1]
+	}
+	oldest, err := h.cache.Oldest(ctx, roomID)
+	if err != nil {
+		return nil, false, err
+	}
+	recovered := true
+	var older []bus.Cached
+	if oldest == 0 || after < oldest-1 || len(cached) == 0 {
+		// The cache may not reach back to `after`: ask PostgreSQL for what
+		// lies between, newest first.
+		before := upto + 1
+		if len(cached) > 0 {
+			before = cached[0].Seq
+		}
+		h.awaitStored(ctx, roomID, before-1)
+		need := limit - len(cached) + 1
+		if need > 0 {
+			msgs, err := h.store.MessagesBefore(ctx, roomID, before, need)
+			if err != nil {
+				return nil, false, err
+			}
+			for i := len(msgs) - 1; i >= 0; i-- {
+				if msgs[i].Seq <= after {
+					continue
+				}
+				older = append(older, bus.Cached{Seq: msgs[i].Seq, Frame: protocol.EncodeMessage(msgs[i])})
+			}
+			if len(msgs) == need && msgs[len(msgs)-1].Seq > after {
+				recovered = false
+			}
+		} else {
+			recovered = false
+		}
+	}
+	all := append(older, cached...)
+	if len(all) > limit {
+		all = all[len(all)-limit:]
+		recovered = false
+	}
+	return all, recovered, nil
+}
