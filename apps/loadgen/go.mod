@@ -3,6 +3,7 @@ module github.com/rookery-chat/rookery/apps/loadgen
 go 1.26.0
 
 require (
+	github.com/rookery-chat/rookery/packages/client v0.0.0
 	github.com/google/uuid v1.6.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/jackc/pgx/v5 v5.12.0
@@ -52,3 +53,5 @@ replace (
 	github.com/rookery-chat/rookery/packages/devenv => ../../packages/devenv
 	github.com/rookery-chat/rookery/packages/protocol => ../../packages/protocol
 )
+
+replace github.com/rookery-chat/rookery/packages/client => ../../packages/client

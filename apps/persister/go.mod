@@ -11,6 +11,7 @@ require (
 	github.com/rookery-chat/rookery/packages/db v0.0.0
 	github.com/rookery-chat/rookery/packages/devenv v0.0.0
 	github.com/rookery-chat/rookery/packages/protocol v0.0.0
+	github.com/rookery-chat/rookery/packages/service v0.0.0
 	github.com/segmentio/kafka-go v0.4.51
 	golang.org/x/time v0.16.0
 )
@@ -60,3 +61,5 @@ replace (
 	github.com/rookery-chat/rookery/packages/devenv => ../../packages/devenv
 	github.com/rookery-chat/rookery/packages/protocol => ../../packages/protocol
 )
+
+replace github.com/rookery-chat/rookery/packages/service => ../../packages/service

@@ -11,9 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -23,34 +20,18 @@ import (
 	"github.com/rookery-chat/rookery/apps/persister/internal/persist"
 	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/db"
-	"github.com/rookery-chat/rookery/packages/protocol/health"
+	"github.com/rookery-chat/rookery/packages/service"
 )
 
 func main() {
-	cfg, err := config.Load()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	if health.Requested() {
-		os.Exit(health.Probe(cfg.HTTPAddr))
-	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	var log *slog.Logger
-	if cfg.LogFormat == "json" {
-		log = slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	} else {
-		log = slog.New(slog.NewTextHandler(os.Stderr, opts))
-	}
-	log = log.With("app", "persister")
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, log, cfg); err != nil {
-		log.Error("persister failed", "err", err)
-		os.Exit(1)
-	}
+	service.Main(service.Process[config.Config]{
+		Name: "persister",
+		Load: config.Load,
+		Settings: func(c config.Config) service.Settings {
+			return service.Settings{Addr: c.HTTPAddr, LogLevel: c.LogLevel, LogFormat: c.LogFormat}
+		},
+		Run: run,
+	})
 }
 
 // stalledAfter is how long a persister with a backlog may store nothing

@@ -3,6 +3,7 @@ module github.com/rookery-chat/rookery/apps/server
 go 1.26.0
 
 require (
+	github.com/rookery-chat/rookery/packages/client v0.0.0
 	github.com/caarlos0/env/v11 v11.4.2
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/go-chi/cors v1.2.2
@@ -15,6 +16,7 @@ require (
 	github.com/rookery-chat/rookery/packages/db v0.0.0
 	github.com/rookery-chat/rookery/packages/devenv v0.0.0
 	github.com/rookery-chat/rookery/packages/protocol v0.0.0
+	github.com/rookery-chat/rookery/packages/service v0.0.0
 	golang.org/x/crypto v0.58.0
 )
 
@@ -63,3 +65,7 @@ replace (
 	github.com/rookery-chat/rookery/packages/devenv => ../../packages/devenv
 	github.com/rookery-chat/rookery/packages/protocol => ../../packages/protocol
 )
+
+replace github.com/rookery-chat/rookery/packages/service => ../../packages/service
+
+replace github.com/rookery-chat/rookery/packages/client => ../../packages/client

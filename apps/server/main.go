@@ -5,42 +5,18 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/rookery-chat/rookery/apps/server/internal/app"
 	"github.com/rookery-chat/rookery/apps/server/internal/config"
-	"github.com/rookery-chat/rookery/packages/protocol/health"
+	"github.com/rookery-chat/rookery/packages/service"
 )
 
 func main() {
-	cfg, err := config.Load()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	if health.Requested() {
-		os.Exit(health.Probe(cfg.HTTPAddr))
-	}
-	log := newLogger(cfg).With("app", "server", "server", cfg.ServerID)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, log, cfg); err != nil {
-		log.Error("server failed", "err", err)
-		os.Exit(1)
-	}
-}
-
-func newLogger(cfg config.Config) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	service.Main(service.Process[config.Config]{
+		Name: "server",
+		Load: config.Load,
+		Settings: func(c config.Config) service.Settings {
+			return service.Settings{Addr: c.HTTPAddr, LogLevel: c.LogLevel, LogFormat: c.LogFormat, Attrs: []any{"server", c.ServerID}}
+		},
+		Run: app.Run,
+	})
 }

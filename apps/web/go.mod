@@ -9,6 +9,7 @@ require github.com/rookery-chat/rookery/packages/protocol v0.0.0
 replace github.com/rookery-chat/rookery/packages/protocol => ../../packages/protocol
 
 require (
+	github.com/rookery-chat/rookery/packages/service v0.0.0
 	github.com/chromedp/chromedp v0.16.0
 	github.com/rookery-chat/rookery/packages/devenv v0.0.0
 )
@@ -60,3 +61,5 @@ replace (
 	github.com/rookery-chat/rookery/packages/db => ../../packages/db
 	github.com/rookery-chat/rookery/packages/devenv => ../../packages/devenv
 )
+
+replace github.com/rookery-chat/rookery/packages/service => ../../packages/service

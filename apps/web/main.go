@@ -9,15 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 
-	"github.com/rookery-chat/rookery/packages/protocol/health"
+	"github.com/rookery-chat/rookery/packages/service"
 )
 
 //go:embed static
@@ -32,23 +29,14 @@ type Config struct {
 }
 
 func main() {
-	cfg, err := env.ParseAs[Config]()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "config:", err)
-		os.Exit(2)
-	}
-	if health.Requested() {
-		os.Exit(health.Probe(cfg.HTTPAddr))
-	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("app", "web")
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, log, cfg); err != nil {
-		log.Error("web failed", "err", err)
-		os.Exit(1)
-	}
+	service.Main(service.Process[Config]{
+		Name: "web",
+		Load: env.ParseAs[Config],
+		Settings: func(c Config) service.Settings {
+			return service.Settings{Addr: c.HTTPAddr, LogLevel: c.LogLevel}
+		},
+		Run: run,
+	})
 }
 
 func run(ctx context.Context, log *slog.Logger, cfg Config) error {

@@ -21,7 +21,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/rookery-chat/rookery/apps/loadgen/internal/wire"
 	"github.com/rookery-chat/rookery/packages/devenv"
 )
 
@@ -178,12 +177,12 @@ func setup(ctx context.Context, servers []string, opt Options, name string) (str
 		tokens[i] = t
 	}
 	var created struct{ Room struct{ ID string } }
-	if err := wire.Call(ctx, servers[0], tokens[0], "POST", "/rooms", map[string]string{"name": name, "visibility": "public"}, &created); err != nil {
+	if err := as(servers[0], tokens[0]).Call(ctx, "POST", "/rooms", map[string]string{"name": name, "visibility": "public"}, &created); err != nil {
 		return "", nil, nil, err
 	}
 	room := created.Room.ID
 	for i, t := range tokens[1:] {
-		if err := wire.Call(ctx, servers[i%2], t, "POST", "/rooms/"+room+"/join", nil, nil); err != nil {
+		if err := as(servers[i%2], t).Call(ctx, "POST", "/rooms/"+room+"/join", nil, nil); err != nil {
 			return "", nil, nil, err
 		}
 	}

@@ -2,12 +2,11 @@ package chaos
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/rookery-chat/rookery/apps/loadgen/internal/wire"
+	"github.com/rookery-chat/rookery/packages/client"
 )
 
 // frame is what the load reads of a server frame.
@@ -20,22 +19,32 @@ type frame struct {
 	Recovered bool   `json:"recovered"`
 }
 
+// read reads the next frame as far as the load needs it.
+func read(c *client.Conn) (frame, error) {
+	raw, err := c.Read()
+	if err != nil {
+		return frame{}, err
+	}
+	var f frame
+	return f, raw.Decode(&f)
+}
+
 // signup makes an account and returns its token.
 func signup(ctx context.Context, base, name string) (string, error) {
-	var s struct{ Token string }
-	err := wire.Call(ctx, base, "", "POST", "/auth/signup", map[string]string{"username": name, "password": "chaos-" + name}, &s)
+	s, err := client.New(base).Signup(ctx, name, "chaos-"+name)
 	return s.Token, err
+}
+
+// as is a client of the API at base, authenticated with token.
+func as(base, token string) *client.Client {
+	c := client.New(base)
+	c.Token = token
+	return c
 }
 
 // closeCode is the close code a read error carries; -1 when the
 // connection ended without a close frame (the server was killed).
-func closeCode(err error) int {
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
-		return ce.Code
-	}
-	return -1
-}
+func closeCode(err error) int { return client.CloseCode(err) }
 
 // serverSideClose reports a close a client must not see because of a
 // fault: anything but a vanished server (no close frame, or 1006) or a

@@ -6,9 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
-
-	"github.com/rookery-chat/rookery/apps/loadgen/internal/wire"
+	"github.com/rookery-chat/rookery/packages/client"
 )
 
 // acks records every acknowledgement the senders got.
@@ -48,7 +46,7 @@ type sender struct {
 	servers []string
 	cur     int
 	room    string
-	conn    *websocket.Conn
+	conn    *client.Conn
 }
 
 func (s *sender) run(ctx context.Context, stopSending <-chan struct{}, rate float64, a *acks) {
@@ -81,7 +79,7 @@ func (s *sender) run(ctx context.Context, stopSending <-chan struct{}, rate floa
 func (s *sender) sendUntilAck(ctx context.Context, ref string, a *acks) (int64, bool) {
 	for ctx.Err() == nil {
 		if s.conn == nil {
-			c, err := wire.Dial(ctx, s.servers[s.cur], s.token)
+			c, err := client.Dial(ctx, s.servers[s.cur], s.token)
 			if err != nil {
 				s.cur = 1 - s.cur
 				pause(ctx, 200*time.Millisecond)
@@ -112,13 +110,13 @@ func (s *sender) sendUntilAck(ctx context.Context, ref string, a *acks) (int64, 
 
 // try sends ref once and reads until its ack or error.
 func (s *sender) try(ref string) (frame, error) {
-	if err := s.conn.WriteJSON(map[string]string{"type": "send", "room": s.room, "ref": ref, "body": "chaos " + ref}); err != nil {
+	if err := s.conn.Write(map[string]string{"type": "send", "room": s.room, "ref": ref, "body": "chaos " + ref}); err != nil {
 		return frame{}, err
 	}
-	_ = s.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	_ = s.conn.WebSocket().SetReadDeadline(time.Now().Add(15 * time.Second))
 	for {
-		var f frame
-		if err := s.conn.ReadJSON(&f); err != nil {
+		f, err := read(s.conn)
+		if err != nil {
 			return frame{}, err
 		}
 		if (f.Type == "ack" || f.Type == "error") && f.Ref == ref {
@@ -149,7 +147,7 @@ type subscriber struct {
 
 func (s *subscriber) run(ctx context.Context) {
 	for ctx.Err() == nil {
-		c, err := wire.Dial(ctx, s.servers[s.cur], s.token)
+		c, err := client.Dial(ctx, s.servers[s.cur], s.token)
 		if err != nil {
 			s.cur = 1 - s.cur
 			pause(ctx, 200*time.Millisecond)
@@ -172,16 +170,16 @@ func (s *subscriber) run(ctx context.Context) {
 	}
 }
 
-func (s *subscriber) watch(c *websocket.Conn) error {
+func (s *subscriber) watch(c *client.Conn) error {
 	s.mu.Lock()
 	after := s.last
 	s.mu.Unlock()
-	if err := c.WriteJSON(map[string]any{"type": "subscribe", "room": s.room, "after_seq": after}); err != nil {
+	if err := c.Write(map[string]any{"type": "subscribe", "room": s.room, "after_seq": after}); err != nil {
 		return err
 	}
 	for {
-		var f frame
-		if err := c.ReadJSON(&f); err != nil {
+		f, err := read(c)
+		if err != nil {
 			return err
 		}
 		s.mu.Lock()

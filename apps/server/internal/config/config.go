@@ -49,8 +49,9 @@ type Config struct {
 	SendRate  float64 `env:"SEND_RATE" envDefault:"20"`
 	SendBurst int     `env:"SEND_BURST" envDefault:"40"`
 	SendQueue int     `env:"SEND_QUEUE" envDefault:"128"`
-	// Workers bounds the client requests handled at once; readers wait
-	// for a free one, so a burst is back-pressure, not goroutines.
+	// Workers handle the client requests; readers wait for a free one, so
+	// a burst is back-pressure, not goroutines. Sends and subscribes, which
+	// wait on Kafka or a replay, run off the workers.
 	Workers      int           `env:"WORKERS" envDefault:"128"`
 	HelloTimeout time.Duration `env:"HELLO_TIMEOUT" envDefault:"10s"`
 	PingInterval time.Duration `env:"PING_INTERVAL" envDefault:"25s"`

@@ -20,6 +20,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// handler is an endpoint: it writes its answer, or returns the error that
+// writeError turns into the contract's error response.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts a handler to net/http.
+func (a *API) handle(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	}
+}
+
 // writeError writes err in the contract's error shape. Internal details go
 // to the log only.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {

@@ -18,128 +18,119 @@ type roomsBody struct {
 	Rooms []protocol.Room `json:"rooms"`
 }
 
-func (a *API) createRoom(w http.ResponseWriter, r *http.Request) {
+func (a *API) createRoom(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Name       string `json:"name"`
 		Visibility string `json:"visibility"`
 	}
 	if err := a.decode(w, r, &req); err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	name, err := protocol.ValidateRoomName(req.Name)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	vis, err := protocol.ValidateVisibility(req.Visibility)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	room, err := a.store.CreateRoom(r.Context(), UserFrom(r.Context()), name, vis)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, roomBody{room})
+	return nil
 }
 
-func (a *API) listRooms(w http.ResponseWriter, r *http.Request) {
+func (a *API) listRooms(w http.ResponseWriter, r *http.Request) error {
 	user := UserFrom(r.Context())
 	rooms, lastRead, err := a.store.ListRooms(r.Context(), user)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	if a.rooms != nil {
 		a.rooms.Decorate(r.Context(), user, rooms, lastRead)
 	}
 	writeJSON(w, http.StatusOK, roomsBody{rooms})
+	return nil
 }
 
-func (a *API) publicRooms(w http.ResponseWriter, r *http.Request) {
+func (a *API) publicRooms(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query().Get("q")
 	if len(q) > 4*protocol.RoomNameMax {
-		a.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "q is too long"))
-		return
+		return protocol.Errorf(protocol.CodeBadRequest, "q is too long")
 	}
 	rooms, err := a.store.PublicRooms(r.Context(), q)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, roomsBody{rooms})
+	return nil
 }
 
-func (a *API) join(w http.ResponseWriter, r *http.Request) {
+func (a *API) join(w http.ResponseWriter, r *http.Request) error {
 	user := UserFrom(r.Context())
 	room, err := a.store.Join(r.Context(), chi.URLParam(r, "id"), user)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	if a.events != nil {
 		a.events.MembershipChanged(r.Context(), room.ID, user.ID)
 	}
 	writeJSON(w, http.StatusOK, roomBody{room})
+	return nil
 }
 
-func (a *API) leave(w http.ResponseWriter, r *http.Request) {
+func (a *API) leave(w http.ResponseWriter, r *http.Request) error {
 	user := UserFrom(r.Context())
 	id := chi.URLParam(r, "id")
 	if err := a.store.Leave(r.Context(), id, user); err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	if a.events != nil {
 		a.events.MembershipChanged(r.Context(), id, user.ID)
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (a *API) addMember(w http.ResponseWriter, r *http.Request) {
+func (a *API) addMember(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Username string `json:"username"`
 	}
 	if err := a.decode(w, r, &req); err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	name, err := protocol.NormalizeUsername(req.Username)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	room, added, err := a.store.AddMember(r.Context(), chi.URLParam(r, "id"), UserFrom(r.Context()), name)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	if a.events != nil {
 		a.events.MembershipChanged(r.Context(), room.ID, added.ID)
 	}
 	writeJSON(w, http.StatusOK, roomBody{room})
+	return nil
 }
 
-func (a *API) direct(w http.ResponseWriter, r *http.Request) {
+func (a *API) direct(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Username string `json:"username"`
 	}
 	if err := a.decode(w, r, &req); err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	name, err := protocol.NormalizeUsername(req.Username)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	me := UserFrom(r.Context())
 	room, err := a.store.DirectRoom(r.Context(), me, name)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	if a.events != nil {
 		for _, m := range room.Members {
@@ -149,12 +140,12 @@ func (a *API) direct(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, roomBody{room})
+	return nil
 }
 
-func (a *API) history(w http.ResponseWriter, r *http.Request) {
+func (a *API) history(w http.ResponseWriter, r *http.Request) error {
 	if a.rooms == nil {
-		a.writeError(w, r, protocol.Errorf(protocol.CodeUnavailable, "history is not available"))
-		return
+		return protocol.Errorf(protocol.CodeUnavailable, "history is not available")
 	}
 	q := history.Query{Limit: protocol.HistoryDefault}
 	vals := r.URL.Query()
@@ -176,34 +167,30 @@ func (a *API) history(w http.ResponseWriter, r *http.Request) {
 		dst  *int64
 	}{{"before_seq", &q.BeforeSeq}, {"after_seq", &q.AfterSeq}, {"limit", &limit}} {
 		if err := parse(p.name, p.dst); err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	if vals.Get("limit") != "" {
 		if limit < 1 || limit > protocol.HistoryMax {
-			a.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "limit must be 1-%d", protocol.HistoryMax))
-			return
+			return protocol.Errorf(protocol.CodeBadRequest, "limit must be 1-%d", protocol.HistoryMax)
 		}
 		q.Limit = int(limit)
 	}
 	q.HasBefore, q.HasAfter = vals.Get("before_seq") != "", vals.Get("after_seq") != ""
 	if q.HasBefore && q.HasAfter {
-		a.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "give before_seq or after_seq, not both"))
-		return
+		return protocol.Errorf(protocol.CodeBadRequest, "give before_seq or after_seq, not both")
 	}
 	user := UserFrom(r.Context())
 	id := chi.URLParam(r, "id")
 	if err := a.checkMember(r, id, user); err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	msgs, more, err := a.rooms.Page(r.Context(), id, q)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "has_more": more})
+	return nil
 }
 
 // checkMember is the membership gate of room reads.

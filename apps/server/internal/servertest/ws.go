@@ -1,8 +1,8 @@
 package servertest
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"runtime/pprof"
 	"strings"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/rookery-chat/rookery/packages/protocol"
+	"github.com/rookery-chat/rookery/packages/client"
 )
 
 // Frame is one server frame, decoded loosely.
@@ -42,6 +42,7 @@ func (f Frame) Decode(t testing.TB, v any) {
 // buffer the test consumes with Next.
 type WS struct {
 	t      testing.TB
+	c      *client.Conn
 	Conn   *websocket.Conn
 	frames chan Frame
 	done   chan struct{}
@@ -72,33 +73,32 @@ func (s *Server) Dial(t testing.TB, token string) *WS {
 // another process, say).
 func DialURL(t testing.TB, base, token string) *WS {
 	t.Helper()
-	url := "ws" + strings.TrimPrefix(base, "http") + "/ws"
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	c, err := client.Dial(ctx, base, token)
 	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
+		t.Fatalf("dial %s: %v", base, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	w := Wrap(t, c)
-	w.Send(map[string]string{"type": "hello", "token": token})
-	if f := w.Next(); f.Type() != "welcome" {
-		t.Fatalf("expected welcome, got %s", f.Raw)
-	}
-	return w
+	return wrap(t, c)
 }
 
-// Wrap starts reading an open connection.
-func Wrap(t testing.TB, c *websocket.Conn) *WS {
-	w := &WS{t: t, Conn: c, frames: make(chan Frame, 100_000), done: make(chan struct{})}
+// Wrap starts reading an open connection whose hello the test handles.
+func Wrap(t testing.TB, c *websocket.Conn) *WS { return wrap(t, client.Open(c)) }
+
+func wrap(t testing.TB, c *client.Conn) *WS {
+	w := &WS{t: t, c: c, Conn: c.WebSocket(), frames: make(chan Frame, 100_000), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		for {
-			_, data, err := c.ReadMessage()
+			f, err := c.Read()
 			if err != nil {
 				w.mu.Lock()
 				w.err = err
 				w.mu.Unlock()
 				return
 			}
+			data := f.Raw
 			d := json.NewDecoder(strings.NewReader(string(data)))
 			d.UseNumber()
 			var m map[string]any
@@ -117,16 +117,10 @@ func Wrap(t testing.TB, c *websocket.Conn) *WS {
 // Send writes a frame (a string or []byte is sent as is).
 func (w *WS) Send(v any) {
 	w.t.Helper()
-	var data []byte
-	switch b := v.(type) {
-	case string:
-		data = []byte(b)
-	case []byte:
-		data = b
-	default:
-		data = protocol.Encode(v)
+	if b, ok := v.(string); ok {
+		v = []byte(b)
 	}
-	if err := w.Conn.WriteMessage(websocket.TextMessage, data); err != nil {
+	if err := w.c.Write(v); err != nil {
 		w.t.Fatalf("send: %v", err)
 	}
 }
@@ -179,11 +173,7 @@ func (w *WS) CloseCode() int {
 	case <-time.After(Timeout):
 		w.t.Fatalf("connection not closed within %s", Timeout)
 	}
-	var ce *websocket.CloseError
-	if errors.As(w.Err(), &ce) {
-		return ce.Code
-	}
-	return -1
+	return client.CloseCode(w.Err())
 }
 
 // Drain returns every frame received so far without waiting.

@@ -1,7 +1,4 @@
-// Package health is the probe side of the contract's GET /healthz, for
-// container health checks of images that have no shell or curl: an app run
-// with the single argument -healthcheck asks its own /healthz and exits.
-package health
+package service
 
 import (
 	"fmt"
@@ -11,11 +8,12 @@ import (
 	"time"
 )
 
-// Flag is the argument that turns an app into its own health probe.
-const Flag = "-healthcheck"
+// HealthFlag is the argument that turns an app into its own health probe,
+// for container health checks of images that have no shell or curl: the
+// app asks its own /healthz and exits.
+const HealthFlag = "-healthcheck"
 
-// Requested reports whether the process was started as a health probe.
-func Requested() bool { return len(os.Args) == 2 && os.Args[1] == Flag }
+func healthRequested() bool { return len(os.Args) == 2 && os.Args[1] == HealthFlag }
 
 // Probe asks http://<addr>/healthz (a ":port" addr means loopback) and
 // returns the process exit code: 0 healthy, 1 not.

@@ -1,0 +1,151 @@
+package servertest_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rookery-chat/rookery/apps/server/internal/servertest"
+	"github.com/rookery-chat/rookery/packages/client"
+	"github.com/rookery-chat/rookery/packages/protocol"
+)
+
+// inbox collects the messages a Session hands its handler.
+type inbox struct {
+	mu   sync.Mutex
+	seqs []int64
+	ch   chan struct{}
+}
+
+func newInbox() *inbox { return &inbox{ch: make(chan struct{}, 1)} }
+
+func (b *inbox) handle(f client.Frame) {
+	if f.Type != protocol.TypeMessage {
+		return
+	}
+	m, err := f.Message()
+	if err != nil {
+		return
+	}
+	b.mu.Lock()
+	b.seqs = append(b.seqs, m.Seq)
+	b.mu.Unlock()
+	select {
+	case b.ch <- struct{}{}:
+	default:
+	}
+}
+
+// await waits until the inbox holds n messages and returns their seqs.
+func (b *inbox) await(t *testing.T, n int) []int64 {
+	t.Helper()
+	deadline := time.After(servertest.Timeout)
+	for {
+		b.mu.Lock()
+		got := append([]int64(nil), b.seqs...)
+		b.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-b.ch:
+		case <-deadline:
+			t.Fatalf("%d messages of %d", len(got), n)
+		}
+	}
+}
+
+// TestClientSDK: the Go client of the contract creates accounts and rooms,
+// sends with refs (a retried ref is one message), and a Session resumed on
+// another server after its connection died hands over every message
+// exactly once, in order.
+func TestClientSDK(t *testing.T) {
+	c := servertest.NewCluster(t)
+	s1, s2 := c.Start(t, "s1"), c.Start(t, "s2")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*servertest.Timeout)
+	defer cancel()
+
+	ann, bob := client.New(s1.URL), client.New(s2.URL)
+	if _, err := ann.Signup(ctx, "ann", "password-ann"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Signup(ctx, "bob", "password-bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Signup(ctx, "bob", "password-bob"); !client.IsCode(err, protocol.CodeConflict) {
+		t.Fatalf("second signup: %v", err)
+	}
+	room, err := ann.CreateRoom(ctx, "sdk", protocol.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Join(ctx, room.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	annConn, err := client.Dial(ctx, s1.URL, ann.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := client.NewSession(annConn, nil, nil)
+	defer sender.Close()
+	bobConn, err := client.Dial(ctx, s2.URL, bob.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box := newInbox()
+	watcher := client.NewSession(bobConn, box.handle, nil)
+	if _, err := watcher.Subscribe(ctx, room.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	var acked []int64
+	send := func(ref string) {
+		t.Helper()
+		ack, err := sender.SendRetry(ctx, room.ID, ref, "hi "+ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked = append(acked, ack.Seq)
+	}
+	send("a")
+	send("b")
+	if again, err := sender.Send(ctx, room.ID, "a", "hi a"); err != nil || again.Seq != acked[0] {
+		t.Fatalf("retried ref: %+v %v", again, err)
+	}
+	box.await(t, 2)
+
+	// bob's connection dies; ann goes on; bob resumes on the other server.
+	_ = bobConn.Close()
+	<-watcher.Done()
+	send("c")
+	send("d")
+	bobConn, err = client.Dial(ctx, s1.URL, bob.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed := client.NewSession(bobConn, box.handle, watcher.Positions())
+	defer resumed.Close()
+	if sub, err := resumed.Subscribe(ctx, room.ID); err != nil || !sub.Recovered {
+		t.Fatalf("resume: %+v %v", sub, err)
+	}
+	send("e")
+	got := box.await(t, 5)
+	if len(got) != 5 {
+		t.Fatalf("got %v, acked %v", got, acked)
+	}
+	for i := range got {
+		if got[i] != acked[i] {
+			t.Fatalf("got %v, acked %v", got, acked)
+		}
+	}
+
+	msgs, more, err := bob.History(ctx, room.ID, 0, 10)
+	if err != nil || more || len(msgs) != 5 {
+		t.Fatalf("history: %d messages, more %v, %v", len(msgs), more, err)
+	}
+	if _, err := resumed.Send(ctx, "no-such-room", client.NewRef(), "x"); !client.IsCode(err, protocol.CodeNotFound) && !client.IsCode(err, protocol.CodeBadRequest) {
+		t.Fatalf("send to a room that does not exist: %v", err)
+	}
+}
