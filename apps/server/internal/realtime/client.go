@@ -11,10 +11,10 @@ import (
 // client is one authenticated connection: its socket, its user and the
 // rooms it is subscribed to.
 type client struct {
-	*socket.Conn
-	user      protocol.User
-	tokenHash []byte
-	bucket    *userBucket
+	socket.Conn // first: the fields a delivery touches share its cache lines
+	user        protocol.User
+	tokenHash   []byte
+	bucket      *userBucket
 
 	dispatched chan struct{} // the client's request was handled
 	done       chan struct{} // closed when the reader has finished
@@ -25,9 +25,9 @@ type client struct {
 
 var _ fanout.Subscriber = (*client)(nil)
 
-func newClient(conn *socket.Conn, user protocol.User, hash []byte) *client {
-	return &client{Conn: conn, user: user, tokenHash: hash, dispatched: make(chan struct{}, 1),
-		done: make(chan struct{}), subs: make(map[string]*fanout.Sub)}
+// newClient returns a client whose Conn is still to be upgraded.
+func newClient() *client {
+	return &client{dispatched: make(chan struct{}, 1), done: make(chan struct{}), subs: make(map[string]*fanout.Sub)}
 }
 
 // UserID implements fanout.Subscriber.

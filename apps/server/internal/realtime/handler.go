@@ -59,16 +59,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"error":{"code":"bad_request","message":"`+reason.Error()+`"}}`, status)
 		},
 	}
-	conn, err := h.writers.Upgrade(w, r, &up)
-	if err != nil {
+	c := newClient()
+	if err := h.writers.Upgrade(&c.Conn, w, r, &up); err != nil {
 		return // Upgrade answered the client
 	}
-	user, hash, code := h.hello(r.Context(), conn)
+	user, hash, code := h.hello(r.Context(), &c.Conn)
 	if code != 0 {
-		conn.CloseWith(code, closeText(code), false)
+		c.CloseWith(code, closeText(code), false)
 		return
 	}
-	c := newClient(conn, user, hash)
+	c.user, c.tokenHash = user, hash
 	if !h.register(c) {
 		c.Enqueue(protocol.Encode(protocol.Goodbye{Type: protocol.TypeGoodbye, Reason: "server shutting down", Reconnect: true}))
 		c.CloseWith(protocol.CloseGoingAway, "server shutting down", true)

@@ -56,9 +56,11 @@ type Conn struct {
 // ErrClosed means the connection is closing: nothing more is written.
 var ErrClosed = errors.New("socket: connection closed")
 
-func newConn(w *Writers, ws *websocket.Conn, nc net.Conn) *Conn {
-	c := &Conn{w: w, ws: ws, nc: nc, gap: maxGap, space: make(chan struct{}, 1), quit: make(chan struct{}),
-		closed: make(chan struct{})}
+// init readies a zero Conn in place (it may live inside its owner's
+// struct: one allocation, and one less pointer to follow per delivery).
+func (c *Conn) init(w *Writers, ws *websocket.Conn, nc net.Conn) {
+	c.w, c.ws, c.nc, c.gap = w, ws, nc, maxGap
+	c.space, c.quit, c.closed = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	// gorilla would answer pings and close frames from the reader goroutine
 	// itself; only the Writers may write, so hand them over.
 	ws.SetPingHandler(func(data string) error {
@@ -73,7 +75,6 @@ func newConn(w *Writers, ws *websocket.Conn, nc net.Conn) *Conn {
 		c.CloseWith(code, "", false) // echo the code (RFC 6455, 5.5.1)
 		return nil
 	})
-	return c
 }
 
 // Closed is closed once the socket is.

@@ -15,19 +15,20 @@ import (
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
-// Upgrade completes the WebSocket handshake. From then on gorilla only
-// reads the connection: the writes it would make itself (a close frame on
-// a protocol error or an oversized frame) are discarded, and Read has the
-// Writers write the close frame instead.
-func (w *Writers) Upgrade(rw http.ResponseWriter, r *http.Request, up *websocket.Upgrader) (*Conn, error) {
+// Upgrade completes the WebSocket handshake into c, a zero Conn. From then
+// on gorilla only reads the connection: the writes it would make itself (a
+// close frame on a protocol error or an oversized frame) are discarded,
+// and Read has the Writers write the close frame instead.
+func (w *Writers) Upgrade(c *Conn, rw http.ResponseWriter, r *http.Request, up *websocket.Upgrader) error {
 	h := &hijacker{ResponseWriter: rw}
 	ws, err := up.Upgrade(h, r, nil)
 	if err != nil {
-		return nil, err // Upgrade answered the client
+		return err // Upgrade answered the client
 	}
 	h.guard.readOnly.Store(true)
 	ws.SetReadLimit(protocol.FrameMaxBytes)
-	return newConn(w, ws, h.guard.Conn), nil
+	c.init(w, ws, h.guard.Conn)
+	return nil
 }
 
 // hijacker hands gorilla a connection whose writes it can switch off.
