@@ -3,12 +3,12 @@ module github.com/rookery-chat/rookery/apps/loadgen
 go 1.26.0
 
 require (
-	github.com/rookery-chat/rookery/packages/client v0.0.0
 	github.com/google/uuid v1.6.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/rookery-chat/rookery/packages/bus v0.0.0
+	github.com/rookery-chat/rookery/packages/client v0.0.0
 	github.com/rookery-chat/rookery/packages/db v0.0.0
 	github.com/rookery-chat/rookery/packages/devenv v0.0.0-00010101000000-000000000000
 	github.com/rookery-chat/rookery/packages/protocol v0.0.0
@@ -38,6 +38,9 @@ require (
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.0 // indirect
 	github.com/vgarvardt/pgx-google-uuid/v5 v5.6.0 // indirect
+	github.com/xdg-go/pbkdf2 v1.0.0 // indirect
+	github.com/xdg-go/scram v1.1.2 // indirect
+	github.com/xdg-go/stringprep v1.0.4 // indirect
 	github.com/xhit/go-str2duration/v2 v2.1.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect

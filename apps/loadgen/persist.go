@@ -67,7 +67,7 @@ func runPersist(ctx context.Context, o persistOpts) (PersistResult, error) {
 	// producer's.
 	topic := "lg-persist-" + tag
 	brokers := splitComma(o.brokers)
-	if err := bus.EnsureTopic(ctx, brokers, topic, 8); err != nil {
+	if err := bus.PlainKafka(brokers).EnsureTopic(ctx, topic, 8); err != nil {
 		return res, err
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,

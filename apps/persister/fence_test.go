@@ -16,7 +16,7 @@ import (
 // one that came before it is, and the fence is stored as a fence row.
 func TestFencedEpochIsNotStored(t *testing.T) {
 	f := newFixture(t, testenv.DatabaseURL(t))
-	p := bus.NewProducer(bus.ProducerConfig{Brokers: strings.Split(f.brokers, ","), Topic: f.topic})
+	p := bus.NewProducer(bus.ProducerConfig{Kafka: bus.PlainKafka(strings.Split(f.brokers, ",")), Topic: f.topic})
 	defer p.Close()
 	ctx := testenv.Ctx(t)
 	e2 := bus.EpochBase(2)

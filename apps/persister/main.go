@@ -47,15 +47,20 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	if err := db.Migrate(ctx, pool, log); err != nil {
 		return err
 	}
+	kfk, err := bus.NewKafka(cfg.KafkaBrokers, cfg.KafkaAuth())
+	if err != nil {
+		return err
+	}
 	if cfg.KafkaCreateTopic {
 		for _, topic := range []string{cfg.KafkaTopic, cfg.DeadLetterTopic} {
-			if err := bus.EnsureTopic(ctx, cfg.KafkaBrokers, topic, cfg.KafkaPartitions); err != nil {
+			if err := kfk.EnsureTopic(ctx, topic, cfg.KafkaPartitions); err != nil {
 				return err
 			}
 		}
 	}
 	reader := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        cfg.KafkaBrokers,
+		Dialer:         kfk.Dialer(),
 		GroupID:        cfg.KafkaGroup,
 		Topic:          cfg.KafkaTopic,
 		MinBytes:       1,
@@ -73,9 +78,9 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		RebalanceTimeout:  5 * time.Second,
 		JoinGroupBackoff:  500 * time.Millisecond,
 	})
-	lag := persist.NewLagWatcher(log, cfg.KafkaBrokers, cfg.KafkaGroup, cfg.KafkaTopic)
+	lag := persist.NewLagWatcher(log, kfk.Client(5*time.Second), cfg.KafkaGroup, cfg.KafkaTopic)
 	dlq := &kafka.Writer{Addr: kafka.TCP(cfg.KafkaBrokers...), Topic: cfg.DeadLetterTopic,
-		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, Transport: kfk.Transport()}
 	p := persist.New(log, persist.Options{BatchSize: cfg.BatchSize, BatchTimeout: cfg.BatchTimeout,
 		MaxRowsPerSec: cfg.MaxRowsPerSec, RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax}, reader, dlq, pool)
 
@@ -88,7 +93,7 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		if err := pool.Ping(ctx); err != nil || p.Failing() == "postgres" {
 			failing = append(failing, "postgres")
 		}
-		if err := bus.KafkaReachable(ctx, cfg.KafkaBrokers); err != nil || p.Failing() == "kafka" {
+		if err := kfk.Reachable(ctx); err != nil || p.Failing() == "kafka" {
 			failing = append(failing, "kafka")
 		}
 		// Behind, and no batch stored lately: not consuming (waiting to

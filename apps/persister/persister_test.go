@@ -106,7 +106,7 @@ func (f *fixture) msg(seq int) protocol.Message {
 // produce sends seqs from..to (inclusive) with several concurrent producers.
 func (f *fixture) produce(t *testing.T, from, to int) {
 	t.Helper()
-	p := bus.NewProducer(bus.ProducerConfig{Brokers: strings.Split(f.brokers, ","), Topic: f.topic, BatchTimeout: 2 * time.Millisecond})
+	p := bus.NewProducer(bus.ProducerConfig{Kafka: bus.PlainKafka(strings.Split(f.brokers, ",")), Topic: f.topic, BatchTimeout: 2 * time.Millisecond})
 	defer p.Close()
 	var wg sync.WaitGroup
 	const workers = 16

@@ -46,8 +46,8 @@ const (
 
 // ProducerConfig configures a Producer.
 type ProducerConfig struct {
-	Brokers []string
-	Topic   string
+	Kafka *Kafka
+	Topic string
 	// BatchTimeout is how long the writer waits for more messages before
 	// sending a request; natural batching makes a tiny one enough.
 	BatchTimeout time.Duration
@@ -58,7 +58,7 @@ type ProducerConfig struct {
 // NewProducer returns a Producer that waits for all in-sync replicas.
 func NewProducer(cfg ProducerConfig) *Producer {
 	p := &Producer{w: &kafka.Writer{
-		Addr:            kafka.TCP(cfg.Brokers...),
+		Addr:            kafka.TCP(cfg.Kafka.Brokers()...),
 		Topic:           cfg.Topic,
 		Balancer:        &kafka.Hash{}, // key = room: one partition per room keeps its order
 		RequiredAcks:    kafka.RequireAll,
@@ -71,11 +71,8 @@ func NewProducer(cfg ProducerConfig) *Producer {
 		ReadTimeout:     5 * time.Second,
 		WriteTimeout:    5 * time.Second,
 		// Produce is synchronous: it returns once the broker acknowledged.
-		Async: false,
-		// A transport of its own: the shared default one caches topic
-		// metadata across writers, so a topic created after another
-		// writer's first request would look missing for a while.
-		Transport: &kafka.Transport{MetadataTTL: 30 * time.Second, DialTimeout: 3 * time.Second},
+		Async:     false,
+		Transport: cfg.Kafka.Transport(),
 	}, reqs: make(chan produceReq, produceQueue),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	timeout := cfg.WriteTimeout

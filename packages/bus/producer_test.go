@@ -19,7 +19,7 @@ import (
 func TestProducerWritesEveryConcurrentSend(t *testing.T) {
 	ctx := testenv.Ctx(t)
 	brokers, topic := testenv.Kafka(t, 4)
-	p := bus.NewProducer(bus.ProducerConfig{Brokers: strings.Split(brokers, ","), Topic: topic, WriteTimeout: 10 * time.Second})
+	p := bus.NewProducer(bus.ProducerConfig{Kafka: bus.PlainKafka(strings.Split(brokers, ",")), Topic: topic, WriteTimeout: 10 * time.Second})
 	const n = 500
 	var wg sync.WaitGroup
 	errs := make(chan error, n)

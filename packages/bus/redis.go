@@ -8,11 +8,22 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// OpenRedis connects to the Redis at url and checks it answers.
-func OpenRedis(ctx context.Context, url string) (*redis.Client, error) {
+// OpenRedis connects to the Redis at url and checks it answers. The URL
+// carries the ACL user and password (redis://user:password@host:port/db);
+// rediss:// turns TLS on, trusting the PEM CA in caFile (empty: the
+// system's roots).
+func OpenRedis(ctx context.Context, url, caFile string) (*redis.Client, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("bus: redis url: %w", err)
+	}
+	if opt.TLSConfig != nil {
+		tc, err := TLSConfig(caFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.ServerName = opt.TLSConfig.ServerName
+		opt.TLSConfig = tc
 	}
 	// Fail fast: a sender waiting on a dead Redis must hear "unavailable"
 	// promptly rather than hang.

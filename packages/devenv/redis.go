@@ -2,8 +2,11 @@ package devenv
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -23,7 +26,16 @@ type RedisOptions struct {
 	// Persist turns on the append-only file, so a restart keeps the data.
 	Persist bool
 	Out     io.Writer
+	// TLS, when set, makes the port TLS only, with these PEM files.
+	TLS *TLSFiles
+	// Users are ACL users (name -> password) with every right; the
+	// default user is then switched off.
+	Users map[string]string
 }
+
+// TLSFiles are a server's PEM certificate and key, and the CA that signed
+// them.
+type TLSFiles struct{ Cert, Key, CA string }
 
 // URL is the server's redis:// URL.
 func (r *Redis) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.Port) }
@@ -42,6 +54,26 @@ func StartRedis(ctx context.Context, dir string, port int, opt RedisOptions) (*R
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
+	copt := &redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1}
+	if opt.TLS != nil {
+		args[1] = "0" // no plaintext port
+		args = append(args, "--tls-port", strconv.Itoa(port), "--tls-cert-file", opt.TLS.Cert,
+			"--tls-key-file", opt.TLS.Key, "--tls-ca-cert-file", opt.TLS.CA, "--tls-auth-clients", "no")
+		pem, err := os.ReadFile(opt.TLS.CA)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		copt.TLSConfig = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	}
+	for name, pass := range opt.Users {
+		args = append(args, "--user", name, "on", ">"+pass, "~*", "&*", "+@all")
+		copt.Username, copt.Password = name, pass
+	}
+	if len(opt.Users) > 0 {
+		args = append(args, "--user", "default", "off")
+	}
 	proc, err := StartProc(ProcSpec{Name: "redis", Path: bin, Args: args, Out: opt.Out})
 	if err != nil {
 		return nil, err
@@ -49,7 +81,7 @@ func StartRedis(ctx context.Context, dir string, port int, opt RedisOptions) (*R
 	r := &Redis{Proc: proc, Port: port, Dir: dir}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1})
+	client := redis.NewClient(copt)
 	defer client.Close()
 	if err := WaitFor(wctx, proc, "redis", func(ctx context.Context) error { return client.Ping(ctx).Err() }); err != nil {
 		r.Kill()

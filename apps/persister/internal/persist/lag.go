@@ -24,8 +24,8 @@ type LagWatcher struct {
 }
 
 // NewLagWatcher returns a watcher of group's lag on topic.
-func NewLagWatcher(log *slog.Logger, brokers []string, group, topic string) *LagWatcher {
-	w := &LagWatcher{client: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second},
+func NewLagWatcher(log *slog.Logger, client *kafka.Client, group, topic string) *LagWatcher {
+	w := &LagWatcher{client: client,
 		group: group, topic: topic, log: log}
 	w.lag.Store(-1)
 	return w

@@ -58,19 +58,23 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 	if err := db.Migrate(ctx, a.pool, log); err != nil {
 		return nil, err
 	}
-	rdb, err := bus.OpenRedis(ctx, cfg.RedisURL)
+	rdb, err := bus.OpenRedis(ctx, cfg.RedisURL, cfg.RedisTLSCAFile)
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = rdb.Close() })
 	broker := bus.NewRedis(rdb, bus.Keys{Prefix: cfg.RedisPrefix}, cfg.RecentMax, cfg.RecentTTL)
 
+	kfk, err := bus.NewKafka(cfg.KafkaBrokers, cfg.KafkaAuth())
+	if err != nil {
+		return nil, err
+	}
 	if cfg.KafkaCreateTopic {
-		if err := bus.EnsureTopic(ctx, cfg.KafkaBrokers, cfg.KafkaTopic, cfg.KafkaPartitions); err != nil {
+		if err := kfk.EnsureTopic(ctx, cfg.KafkaTopic, cfg.KafkaPartitions); err != nil {
 			return nil, err
 		}
 	}
-	producer := bus.NewProducer(bus.ProducerConfig{Brokers: cfg.KafkaBrokers, Topic: cfg.KafkaTopic, BatchTimeout: cfg.KafkaBatchTimeout, WriteTimeout: cfg.KafkaWriteTimeout})
+	producer := bus.NewProducer(bus.ProducerConfig{Kafka: kfk, Topic: cfg.KafkaTopic, BatchTimeout: cfg.KafkaBatchTimeout, WriteTimeout: cfg.KafkaWriteTimeout})
 	a.closers = append(a.closers, func() {
 		if err := producer.Close(); err != nil {
 			log.Error("kafka producer close", "err", err)
@@ -92,7 +96,7 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 		Checks: []httpapi.Check{
 			{Name: "postgres", Fn: st.Ping},
 			{Name: "redis", Fn: broker.Ping},
-			{Name: "kafka", Fn: func(ctx context.Context) error { return bus.KafkaReachable(ctx, cfg.KafkaBrokers) }},
+			{Name: "kafka", Fn: kfk.Reachable},
 		},
 	})
 	return a, nil

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/rookery-chat/rookery/packages/bus"
 )
 
 // Config is the server's configuration.
@@ -30,6 +32,9 @@ type Config struct {
 	KafkaCreateTopic  bool          `env:"KAFKA_CREATE_TOPIC" envDefault:"true"`
 	KafkaBatchTimeout time.Duration `env:"KAFKA_BATCH_TIMEOUT" envDefault:"0s"`
 	KafkaWriteTimeout time.Duration `env:"KAFKA_WRITE_TIMEOUT" envDefault:"5s"`
+	// RedisTLSCAFile is the CA a rediss:// URL trusts (empty: the system's).
+	RedisTLSCAFile string `env:"REDIS_TLS_CA_FILE"`
+	Kafka          KafkaSecurity
 
 	// AllowedOrigins may open WebSockets and call the API from a browser,
 	// besides same-origin pages.
@@ -64,6 +69,22 @@ type Config struct {
 	DedupTTL     time.Duration `env:"DEDUP_TTL" envDefault:"24h"`
 	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT" envDefault:"10s"`
 	PresenceTTL  time.Duration `env:"PRESENCE_TTL" envDefault:"30s"`
+}
+
+// KafkaSecurity is how every Kafka client authenticates (README,
+// "Managed Kafka and Redis").
+type KafkaSecurity struct {
+	SASLMechanism string `env:"KAFKA_SASL_MECHANISM"`
+	SASLUsername  string `env:"KAFKA_SASL_USERNAME"`
+	SASLPassword  string `env:"KAFKA_SASL_PASSWORD"`
+	TLS           bool   `env:"KAFKA_TLS" envDefault:"false"`
+	TLSCAFile     string `env:"KAFKA_TLS_CA_FILE"`
+}
+
+// KafkaAuth is the Kafka security settings for the bus.
+func (c Config) KafkaAuth() bus.KafkaAuth {
+	k := c.Kafka
+	return bus.KafkaAuth{Mechanism: k.SASLMechanism, Username: k.SASLUsername, Password: k.SASLPassword, TLS: k.TLS, CAFile: k.TLSCAFile}
 }
 
 // Load reads the configuration from the environment.
