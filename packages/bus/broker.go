@@ -90,8 +90,9 @@ type Cache interface {
 }
 
 // Handler receives what arrives on the channels a Subscription listens to.
-// Its methods are called from one goroutine, in arrival order, and must
-// not block.
+// Its methods must not block. They may be called from several goroutines
+// (one per Redis Cluster shard), but one room's frames come from one, in
+// arrival order.
 type Handler interface {
 	// OnMessage gets a frame published on the room's channel: a committed
 	// message or an ephemeral frame (Publish).

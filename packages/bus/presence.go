@@ -2,16 +2,18 @@ package bus
 
 import (
 	"context"
+	"hash/crc32"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Presence keys:
+// Presence keys, in presenceParts partitions (a user's partition is a hash
+// of its id), so that each script touches one Redis Cluster slot:
 //
-//	pres:{user}  sorted set: server id -> expiry (unix ms) of that server's claim
-//	pres:index   sorted set: user id -> latest expiry of any claim (for sweeping)
+//	pres:{pN}:user  sorted set: server id -> expiry (unix ms) of that server's claim
+//	pres:index:{pN} sorted set: user id -> latest expiry of any claim (for sweeping)
 //
 // A user is online while any claim is unexpired. Servers renew their claims
 // in one pipelined round trip per heartbeat: the cost per connected user is
@@ -19,11 +21,27 @@ import (
 // stops renewing; its claims expire, and any server's sweep finds them in
 // pres:index and announces the users offline, exactly once.
 
-// PresenceUser is the per-user claims key.
-func (k Keys) PresenceUser(user string) string { return k.Prefix + "pres:{" + user + "}" }
+// presenceParts is how many partitions presence is spread over: enough to
+// spread the sweep index over a cluster's shards.
+const presenceParts = 16
 
-// PresenceIndex is the sweep index.
-func (k Keys) PresenceIndex() string { return k.Prefix + "pres:index" }
+// presencePart is user's partition.
+func presencePart(user string) int { return int(crc32.ChecksumIEEE([]byte(user)) % presenceParts) }
+
+func partTag(part int) string { return "{p" + strconv.Itoa(part) + "}" }
+
+// PresenceUser is the per-user claims key.
+func (k Keys) PresenceUser(user string) string {
+	return k.Prefix + "pres:" + partTag(presencePart(user)) + ":" + user
+}
+
+// PresenceIndex is the sweep index of a partition.
+func (k Keys) PresenceIndex(part int) string { return k.Prefix + "pres:index:" + partTag(part) }
+
+// presenceKeys are the two keys a presence script of user touches.
+func (k Keys) presenceKeys(user string) []string {
+	return []string{k.PresenceUser(user), k.PresenceIndex(presencePart(user))}
+}
 
 // claim adds or renews a server's claim; returns 1 if the user was offline.
 var claim = redis.NewScript(`
@@ -61,7 +79,7 @@ return redis.call('ZREM', KEYS[2], ARGV[2])
 // whether the user just came online.
 func (r *Redis) Claim(ctx context.Context, server, user string, ttl time.Duration) (bool, error) {
 	now := time.Now()
-	n, err := claim.Run(ctx, r.rdb, []string{r.keys.PresenceUser(user), r.keys.PresenceIndex()},
+	n, err := claim.Run(ctx, r.rdb, r.keys.presenceKeys(user),
 		server, now.Add(ttl).UnixMilli(), now.UnixMilli(), user).Int()
 	if err != nil {
 		return false, unavailable("presence claim", err)
@@ -79,7 +97,7 @@ func (r *Redis) Renew(ctx context.Context, server string, users []string, ttl ti
 	for _, u := range users {
 		pipe.ZAdd(ctx, r.keys.PresenceUser(u), redis.Z{Score: float64(exp), Member: server})
 		pipe.PExpireAt(ctx, r.keys.PresenceUser(u), time.UnixMilli(exp))
-		pipe.ZAddGT(ctx, r.keys.PresenceIndex(), redis.Z{Score: float64(exp), Member: u})
+		pipe.ZAddGT(ctx, r.keys.PresenceIndex(presencePart(u)), redis.Z{Score: float64(exp), Member: u})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return unavailable("presence renew", err)
@@ -90,7 +108,7 @@ func (r *Redis) Renew(ctx context.Context, server string, users []string, ttl ti
 // Release drops server's claim on user; it reports whether the user is now
 // offline everywhere.
 func (r *Redis) Release(ctx context.Context, server, user string) (bool, error) {
-	n, err := release.Run(ctx, r.rdb, []string{r.keys.PresenceUser(user), r.keys.PresenceIndex()},
+	n, err := release.Run(ctx, r.rdb, r.keys.presenceKeys(user),
 		server, time.Now().UnixMilli(), user).Int()
 	if err != nil {
 		return false, unavailable("presence release", err)
@@ -102,19 +120,21 @@ func (r *Redis) Release(ctx context.Context, server, user string) (bool, error) 
 // returns those this call removed: each is announced by one server only.
 func (r *Redis) Sweep(ctx context.Context, limit int64) ([]string, error) {
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	users, err := r.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: r.keys.PresenceIndex(), ByScore: true,
-		Start: "-inf", Stop: now, Count: limit}).Result()
-	if err != nil {
-		return nil, unavailable("presence sweep", err)
-	}
 	var gone []string
-	for _, u := range users {
-		n, err := sweepOne.Run(ctx, r.rdb, []string{r.keys.PresenceUser(u), r.keys.PresenceIndex()}, now, u).Int()
+	for part := 0; part < presenceParts && int64(len(gone)) < limit; part++ {
+		users, err := r.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: r.keys.PresenceIndex(part), ByScore: true,
+			Start: "-inf", Stop: now, Count: limit - int64(len(gone))}).Result()
 		if err != nil {
 			return gone, unavailable("presence sweep", err)
 		}
-		if n == 1 {
-			gone = append(gone, u)
+		for _, u := range users {
+			n, err := sweepOne.Run(ctx, r.rdb, r.keys.presenceKeys(u), now, u).Int()
+			if err != nil {
+				return gone, unavailable("presence sweep", err)
+			}
+			if n == 1 {
+				gone = append(gone, u)
+			}
 		}
 	}
 	return gone, nil

@@ -18,7 +18,11 @@ import (
 // frame, whose extra "type" field a reader ignores. It refuses (0) a seq
 // whose epoch has ended, or whose counter Redis lost or rolled back: that
 // seq may have been fenced, and only the log can say whether it stands.
-var commit = redis.NewScript(luaRun + luaEpoch + `
+//
+// publish is PUBLISH, or SPUBLISH on a cluster (the channel is in the
+// room's slot).
+func commitScript(publish string) *redis.Script {
+	return redis.NewScript(luaRun + luaEpoch + `
 local c = redis.call('GET', KEYS[3])
 if not c or epoch(c) ~= epoch(ARGV[1]) or redis.call('GET', KEYS[4]) ~= run() then return 0 end
 redis.call('HDEL', KEYS[5], ARGV[1])
@@ -34,10 +38,11 @@ for i = 1, 100 do
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', KEYS[2], ARGV[6])
+redis.call('` + publish + `', KEYS[2], ARGV[6])
 if #KEYS == 6 then redis.call('SET', KEYS[6], 'D|' .. ARGV[6], 'PX', ARGV[7]) end
 return 1
 `)
+}
 
 // Done names the send record that Commit marks done, kept for TTL so that a
 // retry of the ref gets the original ack.
@@ -67,7 +72,7 @@ func (r *Redis) Commit(ctx context.Context, room string, seq int64, at time.Time
 		keys = append(keys, r.keys.Dedup(room, done.User, done.Ref))
 		args = append(args, done.TTL.Milliseconds())
 	}
-	n, err := commit.Run(ctx, r.rdb, keys, args...).Int64()
+	n, err := r.commit.Run(ctx, r.rdb, keys, args...).Int64()
 	if err != nil {
 		return unavailable("commit", err)
 	}
@@ -81,7 +86,7 @@ func (r *Redis) Commit(ctx context.Context, room string, seq int64, at time.Time
 // fence record's seq), so they need not wait for it.
 func (r *Redis) Skip(ctx context.Context, room string, seq int64) error {
 	b, _ := json.Marshal(skipFrame{Type: "skip", Room: room, Seq: seq})
-	if err := r.rdb.Publish(ctx, r.keys.Channel(room), b).Err(); err != nil {
+	if err := r.publish(ctx, room, b); err != nil {
 		return unavailable("skip", err)
 	}
 	return nil

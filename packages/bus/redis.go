@@ -2,36 +2,61 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// OpenRedis connects to the Redis at url and checks it answers. The URL
-// carries the ACL user and password (redis://user:password@host:port/db);
-// rediss:// turns TLS on, trusting the PEM CA in caFile (empty: the
-// system's roots).
-func OpenRedis(ctx context.Context, url, caFile string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("bus: redis url: %w", err)
-	}
-	if opt.TLSConfig != nil {
-		tc, err := TLSConfig(caFile)
+// RedisConfig says how to reach Redis.
+type RedisConfig struct {
+	// URL is redis://[user:password@]host:port/db, or rediss:// for TLS;
+	// the user is a Redis ACL user. In cluster mode it names one node and
+	// more may follow as query parameters: redis://host:port?addr=host2:port2.
+	URL string
+	// Cluster: the URL names nodes of a Redis Cluster.
+	Cluster bool
+	// CAFile is the PEM CA a rediss:// server must chain to (empty: the
+	// system's roots).
+	CAFile string
+}
+
+// Fail fast: a sender waiting on a dead Redis must hear "unavailable"
+// promptly rather than hang.
+const (
+	redisTimeout = 2 * time.Second
+	redisRetries = 1
+)
+
+// OpenRedis connects to Redis, a single server or a cluster, and checks it
+// answers.
+func OpenRedis(ctx context.Context, cfg RedisConfig) (redis.UniversalClient, error) {
+	var c redis.UniversalClient
+	if cfg.Cluster {
+		opt, err := redis.ParseClusterURL(cfg.URL)
 		if err != nil {
+			return nil, fmt.Errorf("bus: redis cluster url: %w", err)
+		}
+		if opt.TLSConfig, err = redisTLS(opt.TLSConfig, cfg.CAFile); err != nil {
 			return nil, err
 		}
-		tc.ServerName = opt.TLSConfig.ServerName
-		opt.TLSConfig = tc
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
+		// Redirections follow a failover or a slot migration.
+		opt.MaxRetries, opt.MaxRedirects = redisRetries, 8
+		c = redis.NewClusterClient(opt)
+	} else {
+		opt, err := redis.ParseURL(cfg.URL)
+		if err != nil {
+			return nil, fmt.Errorf("bus: redis url: %w", err)
+		}
+		if opt.TLSConfig, err = redisTLS(opt.TLSConfig, cfg.CAFile); err != nil {
+			return nil, err
+		}
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
+		opt.MaxRetries = redisRetries
+		c = redis.NewClient(opt)
 	}
-	// Fail fast: a sender waiting on a dead Redis must hear "unavailable"
-	// promptly rather than hang.
-	opt.DialTimeout = 2 * time.Second
-	opt.ReadTimeout = 2 * time.Second
-	opt.WriteTimeout = 2 * time.Second
-	opt.MaxRetries = 1
-	c := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
@@ -39,6 +64,20 @@ func OpenRedis(ctx context.Context, url, caFile string) (*redis.Client, error) {
 		return nil, fmt.Errorf("bus: redis ping: %w", err)
 	}
 	return c, nil
+}
+
+// redisTLS replaces the TLS config a rediss:// URL asked for with one that
+// trusts caFile; nil stays nil (no TLS).
+func redisTLS(from *tls.Config, caFile string) (*tls.Config, error) {
+	if from == nil {
+		return nil, nil
+	}
+	tc, err := TLSConfig(caFile)
+	if err != nil {
+		return nil, err
+	}
+	tc.ServerName = from.ServerName
+	return tc, nil
 }
 
 // Keys builds the Redis key and channel names under a prefix, so that
@@ -76,18 +115,36 @@ func (k Keys) Limit(name string) string { return k.Prefix + "rl:" + name }
 // revocations).
 func (k Keys) Control() string { return k.Prefix + "control" }
 
-// Redis is the Broker on a Redis server.
+// Redis is the Broker on a Redis server or a Redis Cluster. On a cluster
+// every script call touches one slot (a room's keys share the room's hash
+// tag; presence keys share a partition's), room channels are sharded
+// (SPUBLISH, and one subscriber connection per shard), and the control
+// channel stays a plain, cluster-wide one.
 type Redis struct {
-	rdb       *redis.Client
+	rdb       redis.UniversalClient
+	cluster   *redis.ClusterClient // nil on a single server
 	keys      Keys
 	recentMax int64
 	recentTTL time.Duration
+	commit    *redis.Script
 }
 
 // NewRedis returns the Redis adapter. recentMax and recentTTL bound each
 // room's recent-message cache by count and by age.
-func NewRedis(rdb *redis.Client, keys Keys, recentMax int64, recentTTL time.Duration) *Redis {
-	return &Redis{rdb: rdb, keys: keys, recentMax: recentMax, recentTTL: recentTTL}
+func NewRedis(rdb redis.UniversalClient, keys Keys, recentMax int64, recentTTL time.Duration) *Redis {
+	r := &Redis{rdb: rdb, keys: keys, recentMax: recentMax, recentTTL: recentTTL, commit: commitScript("PUBLISH")}
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		r.cluster, r.commit = c, commitScript("SPUBLISH")
+	}
+	return r
+}
+
+// publish sends a payload on a room channel: sharded on a cluster.
+func (r *Redis) publish(ctx context.Context, room string, payload []byte) error {
+	if r.cluster != nil {
+		return r.cluster.SPublish(ctx, r.keys.Channel(room), payload).Err()
+	}
+	return r.rdb.Publish(ctx, r.keys.Channel(room), payload).Err()
 }
 
 // Ping checks that Redis answers.
@@ -100,7 +157,7 @@ func (r *Redis) Ping(ctx context.Context) error {
 
 // Publish sends an ephemeral frame on the room's channel.
 func (r *Redis) Publish(ctx context.Context, room string, frame []byte) error {
-	if err := r.rdb.Publish(ctx, r.keys.Channel(room), frame).Err(); err != nil {
+	if err := r.publish(ctx, room, frame); err != nil {
 		return unavailable("publish", err)
 	}
 	return nil

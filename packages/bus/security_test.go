@@ -25,18 +25,18 @@ func TestRedisTLSAndACL(t *testing.T) {
 	url := fmt.Sprintf("rediss://rookery:s3cret@127.0.0.1:%d/0", r.Port)
 	ctx := testenv.Ctx(t)
 
-	if _, err := bus.OpenRedis(ctx, fmt.Sprintf("rediss://rookery:wrong@127.0.0.1:%d/0", r.Port), certs.CA); err == nil {
+	if _, err := bus.OpenRedis(ctx, bus.RedisConfig{URL: fmt.Sprintf("rediss://rookery:wrong@127.0.0.1:%d/0", r.Port), CAFile: certs.CA}); err == nil {
 		t.Fatal("a wrong password was accepted")
 	}
-	if _, err := bus.OpenRedis(ctx, url, ""); err == nil {
+	if _, err := bus.OpenRedis(ctx, bus.RedisConfig{URL: url}); err == nil {
 		t.Fatal("a certificate of an untrusted CA was accepted")
 	}
-	if _, err := bus.OpenRedis(ctx, fmt.Sprintf("redis://127.0.0.1:%d/0", r.Port), ""); err == nil {
+	if _, err := bus.OpenRedis(ctx, bus.RedisConfig{URL: fmt.Sprintf("redis://127.0.0.1:%d/0", r.Port)}); err == nil {
 		t.Fatal("plaintext was accepted on the TLS port")
 	}
 
 	bustest.Run(t, func(t *testing.T, recentMax int64) bustest.Target {
-		rdb, err := bus.OpenRedis(ctx, url, certs.CA)
+		rdb, err := bus.OpenRedis(ctx, bus.RedisConfig{URL: url, CAFile: certs.CA})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,9 +26,14 @@ var _ Subscription = (*Subscriber)(nil)
 // Subscribe opens the server's pub/sub connection, listening to the
 // control channel; add rooms with Subscriber.Subscribe and start it with Run.
 func (r *Redis) Subscribe(ctx context.Context, h Handler) Subscription {
-	return &Subscriber{ps: r.rdb.Subscribe(ctx, r.keys.Control()), keys: r.keys, h: h,
-		chanPfx: strings.TrimSuffix(r.keys.Channel(""), "}")}
+	if r.cluster != nil {
+		return r.subscribeSharded(ctx, h)
+	}
+	return &Subscriber{ps: r.rdb.Subscribe(ctx, r.keys.Control()), keys: r.keys, h: h, chanPfx: r.chanPrefix()}
 }
+
+// chanPrefix is what every room channel's name starts with.
+func (r *Redis) chanPrefix() string { return strings.TrimSuffix(r.keys.Channel(""), "}") }
 
 // Subscribe starts receiving the room's channel. The subscription is
 // confirmed through Handler.OnSubscribed.
@@ -63,29 +68,7 @@ func (s *Subscriber) Close() { _ = s.ps.Close() }
 // reach OnSubscribed.
 func (s *Subscriber) Run(ctx context.Context) {
 	defer s.ps.Close()
-	backoff := 50 * time.Millisecond
-	for {
-		msg, err := s.ps.ReceiveTimeout(ctx, 15*time.Second)
-		if ctx.Err() != nil || errors.Is(err, redis.ErrClosed) {
-			return
-		}
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Quiet channel: check the connection is still alive.
-				_ = s.ps.Ping(ctx)
-				continue
-			}
-			slog.Warn("redis pub/sub receive failed; reconnecting", "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, 2*time.Second)
-			continue
-		}
-		backoff = 50 * time.Millisecond
+	receive(ctx, s.ps, "", func(msg any) {
 		switch m := msg.(type) {
 		case *redis.Message:
 			if m.Channel == s.keys.Control() {
@@ -100,5 +83,35 @@ func (s *Subscriber) Run(ctx context.Context) {
 				}
 			}
 		}
+	})
+}
+
+// receive hands what ps receives to handle until ctx ends or ps closes,
+// pinging a quiet connection and backing off while it reconnects.
+func receive(ctx context.Context, ps *redis.PubSub, shard string, handle func(msg any)) {
+	backoff := 50 * time.Millisecond
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, 15*time.Second)
+		if ctx.Err() != nil || errors.Is(err, redis.ErrClosed) {
+			return
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Quiet channel: check the connection is still alive.
+				_ = ps.Ping(ctx)
+				continue
+			}
+			slog.Warn("redis pub/sub receive failed; reconnecting", "shard", shard, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		handle(msg)
 	}
 }

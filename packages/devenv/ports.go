@@ -36,3 +36,18 @@ func findBinary(name string, globs ...string) (string, error) {
 	}
 	return "", fmt.Errorf("%s not found", name)
 }
+
+// FreePorts returns n distinct free ports: every listener stays open until
+// all are chosen, so none is handed out twice.
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

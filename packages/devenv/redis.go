@@ -31,6 +31,9 @@ type RedisOptions struct {
 	// Users are ACL users (name -> password) with every right; the
 	// default user is then switched off.
 	Users map[string]string
+	// ClusterPort, when not 0, starts the node in cluster mode with its
+	// cluster bus on that port (see StartRedisCluster).
+	ClusterPort int
 }
 
 // TLSFiles are a server's PEM certificate and key, and the CA that signed
@@ -53,6 +56,11 @@ func StartRedis(ctx context.Context, dir string, port int, opt RedisOptions) (*R
 		args = append(args, "--appendonly", "yes", "--appendfsync", "everysec")
 	} else {
 		args = append(args, "--appendonly", "no")
+	}
+	if opt.ClusterPort != 0 {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-port", strconv.Itoa(opt.ClusterPort), "--cluster-node-timeout", "2000",
+			"--cluster-require-full-coverage", "no")
 	}
 	copt := &redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1}
 	if opt.TLS != nil {

@@ -75,19 +75,3 @@ func writePEM(t testing.TB, path, typ string, der []byte) {
 		t.Fatal(err)
 	}
 }
-
-// StartRedisWith is StartRedis with options (TLS, ACL users).
-func StartRedisWith(t testing.TB, opt devenv.RedisOptions) *devenv.Redis {
-	t.Helper()
-	port, err := devenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Out = testWriter{t}
-	r, err := devenv.StartRedis(Ctx(t), dir(t), port, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Kill() })
-	return r
-}

@@ -22,10 +22,12 @@ type Config struct {
 	// Pprof serves /debug/pprof: for profiling on a trusted network only.
 	Pprof bool `env:"PPROF" envDefault:"false"`
 
-	DatabaseURL       string        `env:"DATABASE_URL,required"`
-	DBMaxConns        int32         `env:"DB_MAX_CONNS" envDefault:"20"`
-	RedisURL          string        `env:"REDIS_URL,required"`
-	RedisPrefix       string        `env:"REDIS_PREFIX" envDefault:"rk:"`
+	DatabaseURL string `env:"DATABASE_URL,required"`
+	DBMaxConns  int32  `env:"DB_MAX_CONNS" envDefault:"20"`
+	RedisURL    string `env:"REDIS_URL,required"`
+	RedisPrefix string `env:"REDIS_PREFIX" envDefault:"rk:"`
+	// RedisMode is "single" or "cluster" (REDIS_URL then names cluster nodes).
+	RedisMode         string        `env:"REDIS_MODE" envDefault:"single"`
 	KafkaBrokers      []string      `env:"KAFKA_BROKERS,required" envSeparator:","`
 	KafkaTopic        string        `env:"KAFKA_TOPIC" envDefault:"chat.messages"`
 	KafkaPartitions   int           `env:"KAFKA_PARTITIONS" envDefault:"8"`
@@ -105,6 +107,9 @@ func parse(opts env.Options) (Config, error) {
 	if c.ServerID == "" {
 		host, _ := os.Hostname()
 		c.ServerID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if c.RedisMode != "single" && c.RedisMode != "cluster" {
+		return c, fmt.Errorf("config: REDIS_MODE must be single or cluster, not %q", c.RedisMode)
 	}
 	if c.PresenceTTL < time.Second {
 		return c, fmt.Errorf("config: PRESENCE_TTL must be at least 1s")

@@ -1,0 +1,159 @@
+package bus
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// shardedSubscriber is a Subscription on a Redis Cluster. The control
+// channel is a plain one (a PUBLISH reaches every node), on a connection
+// of its own. Room channels are sharded: a room's channel lives on the
+// shard that owns the room's slot, and go-redis sends every channel of one
+// PubSub to the node of its first channel, so each shard gets a PubSub of
+// its own. When a master fails, its PubSub reconnects to the replica that
+// took over and subscribes again (OnSubscribed: the rooms repair from the
+// cache); when a slot moves, Redis unsubscribes its channels and they are
+// subscribed again on their new shard.
+//
+// Subscribe and Unsubscribe must not be called concurrently (fanout orders
+// them); the handler is called from one goroutine per shard, so one room's
+// frames arrive in order.
+type shardedSubscriber struct {
+	rdb  *redis.ClusterClient
+	keys Keys
+	h    Handler
+	ctrl *Subscriber
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	shards map[string]*shard // by master address
+	rooms  map[string]*shard
+}
+
+type shard struct {
+	addr string
+	ps   *redis.PubSub
+}
+
+var _ Subscription = (*shardedSubscriber)(nil)
+
+func (r *Redis) subscribeSharded(ctx context.Context, h Handler) *shardedSubscriber {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ctrl := &Subscriber{ps: r.cluster.Subscribe(ctx, r.keys.Control()), keys: r.keys, h: h, chanPfx: r.chanPrefix()}
+	return &shardedSubscriber{rdb: r.cluster, keys: r.keys, h: h, ctrl: ctrl, ctx: sctx, cancel: cancel,
+		shards: map[string]*shard{}, rooms: map[string]*shard{}}
+}
+
+// Subscribe implements Subscription.
+func (s *shardedSubscriber) Subscribe(ctx context.Context, room string) error {
+	ch := s.keys.Channel(room)
+	master, err := s.rdb.MasterForKey(ctx, ch)
+	if err != nil {
+		return unavailable("subscribe", err)
+	}
+	addr := master.Options().Addr
+	s.mu.Lock()
+	sh := s.shards[addr]
+	fresh := sh == nil
+	if fresh {
+		sh = &shard{addr: addr, ps: s.rdb.SSubscribe(s.ctx)}
+		s.shards[addr] = sh
+	}
+	s.rooms[room] = sh
+	s.mu.Unlock()
+	if fresh {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.receive(sh) }()
+	}
+	if err := sh.ps.SSubscribe(ctx, ch); err != nil {
+		return unavailable("subscribe", err)
+	}
+	return nil
+}
+
+// Unsubscribe implements Subscription.
+func (s *shardedSubscriber) Unsubscribe(ctx context.Context, room string) error {
+	s.mu.Lock()
+	sh := s.rooms[room]
+	delete(s.rooms, room)
+	s.mu.Unlock()
+	if sh == nil {
+		return nil
+	}
+	if err := sh.ps.SUnsubscribe(ctx, s.keys.Channel(room)); err != nil {
+		return unavailable("unsubscribe", err)
+	}
+	return nil
+}
+
+// Run implements Subscription: it receives the control channel here and
+// each shard on a goroutine of its own, until ctx ends or Close.
+func (s *shardedSubscriber) Run(ctx context.Context) {
+	stop := context.AfterFunc(ctx, s.cancel)
+	defer stop()
+	s.ctrl.Run(s.ctx)
+	s.cancel()
+	s.mu.Lock()
+	for _, sh := range s.shards {
+		_ = sh.ps.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// Close implements Subscription.
+func (s *shardedSubscriber) Close() {
+	s.cancel()
+	s.ctrl.Close()
+}
+
+// receive delivers one shard's frames until the subscriber closes.
+func (s *shardedSubscriber) receive(sh *shard) {
+	receive(s.ctx, sh.ps, sh.addr, func(msg any) {
+		switch m := msg.(type) {
+		case *redis.Message:
+			if room, ok := s.ctrl.roomOf(m.Channel); ok {
+				deliver(s.h, room, []byte(m.Payload))
+			}
+		case *redis.Subscription:
+			room, ok := s.ctrl.roomOf(m.Channel)
+			if !ok {
+				return
+			}
+			switch m.Kind {
+			case "ssubscribe":
+				s.h.OnSubscribed(room)
+			case "sunsubscribe":
+				s.moved(sh, room)
+			}
+		}
+	})
+}
+
+// moved handles a channel the shard dropped by itself (its slot moved to
+// another shard): the room, still wanted, is subscribed where it now lives.
+func (s *shardedSubscriber) moved(sh *shard, room string) {
+	s.mu.Lock()
+	wanted := s.rooms[room] == sh
+	s.mu.Unlock()
+	if !wanted || s.ctx.Err() != nil {
+		return // our own Unsubscribe, or closing
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		defer cancel()
+		_ = sh.ps.SUnsubscribe(ctx, s.keys.Channel(room)) // forget it here, or a reconnect would bring it back
+		if err := s.Subscribe(ctx, room); err != nil && s.ctx.Err() == nil {
+			slog.Warn("room not subscribed again after its slot moved", "room", room, "err", err)
+		}
+	}()
+}
