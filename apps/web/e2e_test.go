@@ -48,7 +48,7 @@ func startCluster(t *testing.T) *cluster {
 	for i, port := range ports {
 		c.servers = append(c.servers, testenv.StartApp(t, fmt.Sprintf("server-%d", i+1), bin,
 			"SERVER_ID="+fmt.Sprintf("server-%d", i+1), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port),
-			"DATABASE_URL="+dbURL, "REDIS_URL="+testenv.RedisURL(t), "REDIS_PREFIX="+prefix,
+			"DATABASE_URL="+dbURL, "REDIS_URL="+testenv.RedisURL(t), "REDIS_MODE="+testenv.RedisMode(), "REDIS_PREFIX="+prefix,
 			"KAFKA_BROKERS="+brokers, "KAFKA_TOPIC="+topic, "KAFKA_CREATE_TOPIC=false",
 			"ALLOWED_ORIGINS="+c.web.URL, "LOG_LEVEL=warn",
 			"LOGIN_LIMIT_PER_ADDR=1000", "SIGNUP_LIMIT_PER_ADDR=1000"))

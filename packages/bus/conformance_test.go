@@ -1,11 +1,8 @@
 package bus_test
 
 import (
-	"context"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/bus/bustest"
@@ -18,16 +15,7 @@ func TestRedisBroker(t *testing.T) {
 		prefix := testenv.RedisPrefix()
 		return bustest.Target{
 			Broker: bus.NewRedis(rdb, bus.Keys{Prefix: prefix}, recentMax, time.Hour),
-			Lose: func() {
-				ctx := context.Background()
-				keys, err := rdb.Keys(ctx, prefix+"*").Result()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(keys) > 0 {
-					rdb.Del(ctx, keys...)
-				}
-			},
+			Lose:   func() { testenv.DeleteKeys(t, rdb, prefix) },
 		}
 	})
 }
@@ -52,21 +40,9 @@ func TestRedisClusterBroker(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = rdb.Close() })
 		prefix := testenv.RedisPrefix()
-		cl := rdb.(*redis.ClusterClient)
 		return bustest.Target{
 			Broker: bus.NewRedis(rdb, bus.Keys{Prefix: prefix}, recentMax, time.Hour),
-			Lose: func() {
-				err := cl.ForEachMaster(context.Background(), func(ctx context.Context, m *redis.Client) error {
-					keys, err := m.Keys(ctx, prefix+"*").Result()
-					for _, k := range keys {
-						m.Del(ctx, k)
-					}
-					return err
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-			},
+			Lose:   func() { testenv.DeleteKeys(t, rdb, prefix) },
 		}
 	})
 }

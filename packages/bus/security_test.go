@@ -44,15 +44,7 @@ func TestRedisTLSAndACL(t *testing.T) {
 		prefix := testenv.RedisPrefix()
 		return bustest.Target{
 			Broker: bus.NewRedis(rdb, bus.Keys{Prefix: prefix}, recentMax, time.Hour),
-			Lose: func() {
-				keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(keys) > 0 {
-					rdb.Del(context.Background(), keys...)
-				}
-			},
+			Lose:   func() { testenv.DeleteKeys(t, rdb, prefix) },
 		}
 	})
 }

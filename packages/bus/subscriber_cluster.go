@@ -61,20 +61,30 @@ func (s *shardedSubscriber) Subscribe(ctx context.Context, room string) error {
 	addr := master.Options().Addr
 	s.mu.Lock()
 	sh := s.shards[addr]
-	fresh := sh == nil
-	if fresh {
-		sh = &shard{addr: addr, ps: s.rdb.SSubscribe(s.ctx)}
-		s.shards[addr] = sh
-	}
-	s.rooms[room] = sh
 	s.mu.Unlock()
-	if fresh {
-		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.receive(sh) }()
+	if sh != nil {
+		s.mu.Lock()
+		s.rooms[room] = sh
+		s.mu.Unlock()
+		if err := sh.ps.SSubscribe(ctx, ch); err != nil {
+			return unavailable("subscribe", err)
+		}
+		return nil
 	}
+	// A shard's connection is opened by its first channel, which picks the
+	// node; only then may it be read (a read first would open it to any
+	// node).
+	sh = &shard{addr: addr, ps: s.rdb.SSubscribe(s.ctx)}
 	if err := sh.ps.SSubscribe(ctx, ch); err != nil {
+		_ = sh.ps.Close()
 		return unavailable("subscribe", err)
 	}
+	s.mu.Lock()
+	s.shards[addr] = sh
+	s.rooms[room] = sh
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.receive(sh) }()
 	return nil
 }
 

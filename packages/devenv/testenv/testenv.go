@@ -175,16 +175,57 @@ func RedisURL(t testing.TB) string {
 // RedisPrefix is a fresh key and channel prefix for one test.
 func RedisPrefix() string { return Name("t") + ":" }
 
-// Redis returns a client on the shared test Redis.
-func Redis(t testing.TB) *redis.Client {
+// RedisMode is the shared test Redis's mode: "single", or "cluster" under
+// `REDIS_MODE=cluster go tool task test`.
+func RedisMode() string {
+	if m := os.Getenv("TEST_REDIS_MODE"); m != "" {
+		return m
+	}
+	return "single"
+}
+
+// Redis returns a client on the shared test Redis (a cluster client in
+// cluster mode).
+func Redis(t testing.TB) redis.UniversalClient {
 	t.Helper()
-	opt, err := redis.ParseURL(RedisURL(t))
+	var c redis.UniversalClient
+	if RedisMode() == "cluster" {
+		opt, err := redis.ParseClusterURL(RedisURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = redis.NewClusterClient(opt)
+	} else {
+		opt, err := redis.ParseURL(RedisURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = redis.NewClient(opt)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// DeleteKeys deletes every key starting with prefix, on every node of a
+// cluster.
+func DeleteKeys(t testing.TB, c redis.UniversalClient, prefix string) {
+	t.Helper()
+	del := func(ctx context.Context, n redis.Cmdable) error {
+		keys, err := n.Keys(ctx, prefix+"*").Result()
+		for _, k := range keys {
+			n.Del(ctx, k)
+		}
+		return err
+	}
+	var err error
+	if cl, ok := c.(*redis.ClusterClient); ok {
+		err = cl.ForEachMaster(context.Background(), func(ctx context.Context, m *redis.Client) error { return del(ctx, m) })
+	} else {
+		err = del(context.Background(), c)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
 }
 
 // Kafka returns the shared broker list and a fresh topic on it.

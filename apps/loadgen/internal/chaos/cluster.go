@@ -102,7 +102,7 @@ func (c *cluster) startPersister(ctx context.Context) error {
 func (c *cluster) startServer(ctx context.Context, i int) error {
 	env := append([]string{
 		"SERVER_ID=chaos-" + strconv.Itoa(i+1), "HTTP_ADDR=127.0.0.1:" + strconv.Itoa(c.sports[i]),
-		"DATABASE_URL=" + c.dbURL, "REDIS_URL=" + c.redis.URL(), "KAFKA_BROKERS=" + c.brokers(),
+		"DATABASE_URL=" + c.dbURL, "REDIS_URL=" + c.redis.URL(), "REDIS_MODE=single", "KAFKA_BROKERS=" + c.brokers(),
 		"KAFKA_CREATE_TOPIC=false", "LOG_LEVEL=warn",
 		"SIGNUP_LIMIT_PER_ADDR=100000", "LOGIN_LIMIT_PER_ADDR=100000", "LOGIN_LIMIT_PER_USER=100000",
 	}, c.settings...)

@@ -45,7 +45,7 @@ func sendCountingRetries(t *testing.T, w *servertest.WS, room, ref string) (serv
 func TestSeqsNeverReusedAfterRedisLoss(t *testing.T) {
 	rs := testenv.StartRedis(t)
 	c := servertest.NewCluster(t)
-	c.Vars["REDIS_URL"] = rs.URL()
+	c.Vars["REDIS_URL"], c.Vars["REDIS_MODE"] = rs.URL(), "single" // a Redis of its own, to restart
 	s1, s2, aTok, bTok, room := setupOn(t, c)
 	// A new epoch's first message reaches subscribers once it is stored,
 	// after any of the old epoch's that Redis lost on the way.

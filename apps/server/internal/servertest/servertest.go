@@ -35,6 +35,7 @@ func NewCluster(t testing.TB) *Cluster {
 	return &Cluster{Vars: map[string]string{
 		"DATABASE_URL":          testenv.DatabaseURL(t),
 		"REDIS_URL":             testenv.RedisURL(t),
+		"REDIS_MODE":            testenv.RedisMode(),
 		"REDIS_PREFIX":          testenv.RedisPrefix(),
 		"KAFKA_BROKERS":         brokers,
 		"KAFKA_TOPIC":           topic,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -127,6 +128,12 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 		}
 		dbURL = first.URL("rookery")
 	}
+	redisMode := os.Getenv("REDIS_MODE")
+	if redisURL == "" && redisMode == "cluster" {
+		if redisURL, err = startDevCluster(ctx, add); err != nil {
+			return err
+		}
+	}
 	if redisURL == "" {
 		rdir := filepath.Join(dataDir, "redis")
 		if err := os.MkdirAll(rdir, 0o755); err != nil {
@@ -188,6 +195,9 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	}
 
 	common := []string{"DATABASE_URL=" + dbURL, "REDIS_URL=" + redisURL, "KAFKA_BROKERS=" + brokers}
+	if redisMode != "" {
+		common = append(common, "REDIS_MODE="+redisMode)
+	}
 	webURL := fmt.Sprintf("http://localhost:%d", webPort)
 	serverURLs := []string{fmt.Sprintf("http://localhost:%d", server1), fmt.Sprintf("http://localhost:%d", server2)}
 	origins := fmt.Sprintf("ALLOWED_ORIGINS=%s,http://127.0.0.1:%d", webURL, webPort)
@@ -225,7 +235,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 
 	mu.Lock()
 	env = [][2]string{
-		{"DATABASE_URL", dbURL}, {"REDIS_URL", redisURL}, {"KAFKA_BROKERS", brokers},
+		{"DATABASE_URL", dbURL}, {"REDIS_URL", redisURL}, {"REDIS_MODE", cmp.Or(redisMode, "single")}, {"KAFKA_BROKERS", brokers},
 		{"SERVER_URLS", strings.Join(serverURLs, ",")}, {"WEB_URL", webURL},
 		{"PERSISTER_URL", fmt.Sprintf("http://localhost:%d", persistPort)},
 	}

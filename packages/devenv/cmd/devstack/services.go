@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,12 +14,14 @@ import (
 // services are the backing services of a run; nil fields were given from
 // outside and are not ours to stop.
 type services struct {
-	pg       *devenv.Postgres
-	redis    *devenv.Redis
-	kafka    *devenv.Kafka
-	dbURL    string
-	redisURL string
-	brokers  string
+	pg        *devenv.Postgres
+	redis     *devenv.Redis
+	cluster   *devenv.RedisCluster
+	kafka     *devenv.Kafka
+	dbURL     string
+	redisURL  string
+	redisMode string // "single" or "cluster" (REDIS_MODE)
+	brokers   string
 }
 
 type serviceOptions struct {
@@ -32,7 +35,8 @@ type serviceOptions struct {
 // startServices starts PostgreSQL, Redis and Kafka, except those given by
 // DATABASE_URL, REDIS_URL and KAFKA_BROKERS.
 func startServices(ctx context.Context, log *slog.Logger, o serviceOptions) (s *services, err error) {
-	s = &services{dbURL: os.Getenv("DATABASE_URL"), redisURL: os.Getenv("REDIS_URL"), brokers: os.Getenv("KAFKA_BROKERS")}
+	s = &services{dbURL: os.Getenv("DATABASE_URL"), redisURL: os.Getenv("REDIS_URL"), brokers: os.Getenv("KAFKA_BROKERS"),
+		redisMode: cmp.Or(os.Getenv("REDIS_MODE"), "single")}
 	defer func() {
 		if err != nil {
 			s.stop(log)
@@ -57,6 +61,18 @@ func startServices(ctx context.Context, log *slog.Logger, o serviceOptions) (s *
 		}
 		s.dbURL = s.pg.URL(o.dbName)
 		log.Info("postgres ready", "url", s.dbURL, "pid", s.pg.PID())
+	}
+	if s.redisURL == "" && s.redisMode == "cluster" {
+		ports, err := devenv.FreePorts(4 * 3)
+		if err != nil {
+			return s, err
+		}
+		s.cluster, err = devenv.StartRedisCluster(ctx, filepath.Join(o.dir, "redis-cluster"), ports, 3, nil)
+		if err != nil {
+			return s, err
+		}
+		s.redisURL = s.cluster.URL()
+		log.Info("redis cluster ready", "url", s.redisURL)
 	}
 	if s.redisURL == "" {
 		rdir := filepath.Join(o.dir, "redis")
@@ -90,6 +106,10 @@ func (s *services) stop(log *slog.Logger) {
 	if s.kafka != nil {
 		s.kafka.Close()
 		s.kafka = nil
+	}
+	if s.cluster != nil {
+		s.cluster.Kill()
+		s.cluster = nil
 	}
 	if s.redis != nil {
 		if err := s.redis.Shutdown(); err != nil {

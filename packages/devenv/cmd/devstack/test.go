@@ -45,6 +45,7 @@ func runTest(ctx context.Context, log *slog.Logger, args []string) (int, error) 
 	cmd.Env = append(os.Environ(),
 		"TEST_DATABASE_URL="+s.dbURL,
 		"TEST_REDIS_URL="+s.redisURL,
+		"TEST_REDIS_MODE="+s.redisMode,
 		"TEST_KAFKA_BROKERS="+s.brokers,
 	)
 	// On Ctrl-C the test command gets the signal from the terminal too;
