@@ -16,8 +16,9 @@ import (
 // RedisCluster is a local Redis Cluster: masters, each with one replica,
 // on loopback ports.
 type RedisCluster struct {
-	Nodes   []*Redis // masters first, then their replicas in the same order
-	Masters int
+	Nodes    []*Redis // masters first, then their replicas in the same order
+	BusPorts []int    // each node's cluster bus port
+	Masters  int
 }
 
 // Addrs are the nodes' host:port addresses.
@@ -34,6 +35,19 @@ func (c *RedisCluster) Addrs() []string {
 func (c *RedisCluster) URL() string {
 	addrs := c.Addrs()
 	return "redis://" + addrs[0] + "/0?addr=" + strings.Join(addrs[1:], "&addr=")
+}
+
+// Restart starts node i again on its port, directory and bus port; it
+// rejoins the cluster from its nodes.conf (a killed master comes back as a
+// replica of the one promoted meanwhile).
+func (c *RedisCluster) Restart(ctx context.Context, i int, out io.Writer) error {
+	n := c.Nodes[i]
+	r, err := StartRedis(ctx, n.Dir, n.Port, RedisOptions{Out: out, ClusterPort: c.BusPorts[i]})
+	if err != nil {
+		return err
+	}
+	c.Nodes[i] = r
+	return nil
 }
 
 // Kill stops every node at once.
@@ -68,6 +82,7 @@ func StartRedisCluster(ctx context.Context, dir string, ports []int, masters int
 			return nil, err
 		}
 		c.Nodes = append(c.Nodes, n)
+		c.BusPorts = append(c.BusPorts, ports[i+1])
 	}
 	clients := make([]*redis.Client, len(c.Nodes))
 	for i, a := range c.Addrs() {

@@ -73,7 +73,7 @@ func runFault(ctx context.Context, opt Options, pg *devenv.Postgres, f Fault, i 
 	if err := pg.CreateDatabase(ctx, name); err != nil {
 		return fail(err)
 	}
-	c := &cluster{bins: opt.Bins, dir: filepath.Join(opt.Dir, name), out: opt.Out, pg: pg, dbURL: pg.URL(name),
+	c := &cluster{bins: opt.Bins, dir: filepath.Join(opt.Dir, name), out: opt.Out, pg: pg, dbURL: pg.URL(name), redisCluster: f.Cluster,
 		settings: []string{"KAFKA_WRITE_TIMEOUT=" + tm.KafkaWriteTimeout.String(), "GAP_TIMEOUT=" + tm.GapTimeout.String(), "LOG_LEVEL=info"}}
 	defer c.stop()
 	if err := c.start(ctx); err != nil {
@@ -84,6 +84,7 @@ func runFault(ctx context.Context, opt Options, pg *devenv.Postgres, f Fault, i 
 	if err != nil {
 		return fail(err)
 	}
+	c.room = room
 	pool, err := pgxpool.New(ctx, c.dbURL)
 	if err != nil {
 		return fail(err)

@@ -23,19 +23,23 @@ type Bins struct {
 // and a persister, on a database of a shared PostgreSQL, every process on
 // loopback and killable on its own.
 type cluster struct {
-	bins     Bins
-	dir      string
-	out      io.Writer
-	pg       *devenv.Postgres
-	dbURL    string
-	redis    *devenv.Redis
-	kafka    *devenv.Proc
-	kport    int
-	servers  [2]*devenv.Proc
-	sports   [2]int
-	persist  *devenv.Proc
-	pport    int
-	settings []string // extra server settings
+	bins  Bins
+	dir   string
+	out   io.Writer
+	pg    *devenv.Postgres
+	dbURL string
+	redis *devenv.Redis
+	rc    *devenv.RedisCluster // instead of redis, for a Cluster fault
+	// redisCluster asks start for rc.
+	redisCluster bool
+	room         string // the load's room, once made
+	kafka        *devenv.Proc
+	kport        int
+	servers      [2]*devenv.Proc
+	sports       [2]int
+	persist      *devenv.Proc
+	pport        int
+	settings     []string // extra server settings
 }
 
 func (c *cluster) serverURL(i int) string { return "http://127.0.0.1:" + strconv.Itoa(c.sports[i]) }
@@ -52,15 +56,9 @@ func (c *cluster) start(ctx context.Context) error {
 		ports[i] = p
 	}
 	c.kport, c.sports[0], c.sports[1], c.pport = ports[1], ports[2], ports[3], ports[4]
-	rdir := filepath.Join(c.dir, "redis")
-	if err := os.MkdirAll(rdir, 0o755); err != nil {
+	if err := c.startRedis(ctx, ports[0]); err != nil {
 		return err
 	}
-	r, err := devenv.StartRedis(ctx, rdir, ports[0], devenv.RedisOptions{Out: c.out})
-	if err != nil {
-		return err
-	}
-	c.redis = r
 	if err := c.startKafka(ctx); err != nil {
 		return err
 	}
@@ -102,7 +100,7 @@ func (c *cluster) startPersister(ctx context.Context) error {
 func (c *cluster) startServer(ctx context.Context, i int) error {
 	env := append([]string{
 		"SERVER_ID=chaos-" + strconv.Itoa(i+1), "HTTP_ADDR=127.0.0.1:" + strconv.Itoa(c.sports[i]),
-		"DATABASE_URL=" + c.dbURL, "REDIS_URL=" + c.redis.URL(), "REDIS_MODE=single", "KAFKA_BROKERS=" + c.brokers(),
+		"DATABASE_URL=" + c.dbURL, c.redisEnv()[0], c.redisEnv()[1], "KAFKA_BROKERS=" + c.brokers(),
 		"KAFKA_CREATE_TOPIC=false", "LOG_LEVEL=warn",
 		"SIGNUP_LIMIT_PER_ADDR=100000", "LOGIN_LIMIT_PER_ADDR=100000", "LOGIN_LIMIT_PER_USER=100000",
 	}, c.settings...)
@@ -123,6 +121,9 @@ func (c *cluster) stop() {
 	}
 	if c.redis != nil {
 		c.redis.Kill()
+	}
+	if c.rc != nil {
+		c.rc.Kill()
 	}
 }
 

@@ -36,33 +36,36 @@ type Fault struct {
 	Name   string
 	Lead   func(Timing) time.Duration
 	Inject func(ctx context.Context, c *cluster, tm Timing) error
+	// Cluster runs the fault's servers on a Redis Cluster (three masters
+	// with a replica each) instead of a single Redis.
+	Cluster bool
 }
 
 func noLead(Timing) time.Duration { return 0 }
 
 // Faults are the faults of the suite, in order.
 var Faults = []Fault{
-	{"server kill -9", noLead, func(ctx context.Context, c *cluster, tm Timing) error {
+	{Name: "server kill -9", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
 		c.servers[0].Kill()
 		pause(ctx, tm.ServerOff)
 		return c.startServer(ctx, 0)
 	}},
-	{"persister kill -9, back after a while", noLead, func(ctx context.Context, c *cluster, tm Timing) error {
+	{Name: "persister kill -9, back after a while", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
 		c.persist.Kill()
 		pause(ctx, tm.PersisterOff)
 		return c.startPersister(ctx)
 	}},
-	{"kafka kill -9, restarted", noLead, func(ctx context.Context, c *cluster, tm Timing) error {
+	{Name: "kafka kill -9, restarted", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
 		c.kafka.Kill()
 		return c.startKafka(ctx)
 	}},
-	{"kafka stalled 2 x KAFKA_WRITE_TIMEOUT", noLead, func(ctx context.Context, c *cluster, tm Timing) error {
+	{Name: "kafka stalled 2 x KAFKA_WRITE_TIMEOUT", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
 		c.stallKafka()
 		pause(ctx, 2*tm.KafkaWriteTimeout)
 		c.resumeKafka()
 		return nil
 	}},
-	{"server kill -9 while kafka stalls", noLead, func(ctx context.Context, c *cluster, tm Timing) error {
+	{Name: "server kill -9 while kafka stalls", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
 		c.stallKafka()
 		pause(ctx, tm.KafkaWriteTimeout/2)
 		c.servers[0].Kill()
@@ -71,15 +74,15 @@ var Faults = []Fault{
 		pause(ctx, tm.ServerOff)
 		return c.startServer(ctx, 0)
 	}},
-	{"redis restarted empty", noLead, func(ctx context.Context, c *cluster, tm Timing) error {
+	{Name: "redis restarted empty", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
 		c.redis.Kill()
 		if err := c.dropRedisSnapshot(); err != nil {
 			return err
 		}
 		return c.restartRedis(ctx)
 	}},
-	{"redis restarted from an older snapshot", func(tm Timing) time.Duration { return tm.SnapshotAge },
-		func(ctx context.Context, c *cluster, tm Timing) error {
+	{Name: "redis restarted from an older snapshot", Lead: func(tm Timing) time.Duration { return tm.SnapshotAge },
+		Inject: func(ctx context.Context, c *cluster, tm Timing) error {
 			if err := c.snapshotRedis(ctx); err != nil {
 				return err
 			}
@@ -87,7 +90,7 @@ var Faults = []Fault{
 			c.redis.Kill()
 			return c.restartRedis(ctx)
 		}},
-	{"postgres stopped", noLead, func(ctx context.Context, c *cluster, tm Timing) error {
+	{Name: "postgres stopped", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
 		if err := c.pg.Stop(syscall.SIGINT, 30*time.Second); err != nil {
 			return err
 		}
@@ -99,4 +102,8 @@ var Faults = []Fault{
 		*c.pg = *pg
 		return nil
 	}},
+	{Name: "redis cluster: the room's master kill -9, its replica promoted", Lead: noLead, Cluster: true,
+		Inject: func(ctx context.Context, c *cluster, tm Timing) error {
+			return c.failOverRoom(ctx)
+		}},
 }

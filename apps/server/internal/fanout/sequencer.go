@@ -47,9 +47,11 @@ func (s *sequencer) offer(now time.Time, seq int64, frame []byte) {
 	if seq <= s.last {
 		return // duplicate or closed
 	}
-	// A room with no position yet delivers the start of an epoch at once:
-	// nothing of that epoch can come before it.
-	if seq == s.last+1 || s.last == 0 && bus.IsEpochStart(seq) {
+	// The start of a later epoch is not delivered at once even in a room
+	// at position 0: messages of older epochs may be stored that were never
+	// published (the broker lost its data between a send's produce and its
+	// commit), and only the log can say (need().newEpoch).
+	if seq == s.last+1 {
 		s.emit(seq, frame)
 		s.drain(now)
 		return

@@ -178,6 +178,35 @@ func TestCoreStalledSendHoldsNoWorker(t *testing.T) {
 	expectNoMore(t, bob)
 }
 
+// TestCoreBrokerLossBetweenProduceAndCommit: the broker loses every key
+// after a send's message reached the log and before its commit; the
+// client retries the ref at once. The retry must get the first copy's ack
+// (the log has it), not a second message under a new seq.
+func TestCoreBrokerLossBetweenProduceAndCommit(t *testing.T) {
+	c := newCore(t)
+	s1 := c.server("s1")
+	ann, bob := c.pair(s1, s1, false)
+	c.log.mu.Lock()
+	c.log.afterProduce = c.broker.Restart
+	c.log.mu.Unlock()
+	var ack servertest.Frame
+	deadline := time.Now().Add(servertest.Timeout)
+	for {
+		ack = ann.SendMsg("r", "x", "x")
+		if ack.Type() == "ack" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if ack.Type() != "ack" || ack.Int("seq") != 1 {
+		t.Fatalf("ack of the retried ref: %s", ack.Raw)
+	}
+	expect(t, bob, 1)
+	expectNoMore(t, bob)
+	if n := c.store.refs("r", "x"); n != 1 {
+		t.Fatalf("ref stored %d times", n)
+	}
+}
+
 // TestCoreCloseCodes: the server alone writes the socket, and closes a
 // connection that breaks the rules with the RFC's code.
 func TestCoreCloseCodes(t *testing.T) {

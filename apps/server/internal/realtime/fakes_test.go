@@ -100,6 +100,17 @@ func (s *memStore) append(room string, e store.LogEntry) {
 	}
 }
 
+// refs counts the stored messages of a ref.
+func (s *memStore) refs(room, ref string) int {
+	n := 0
+	for _, m := range s.messages(room, func(int64) bool { return true }) {
+		if m.Ref == ref {
+			n++
+		}
+	}
+	return n
+}
+
 func (s *memStore) StoredSeq(_ context.Context, id string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -207,6 +218,9 @@ type memLog struct {
 	mu      sync.Mutex
 	stalled chan struct{} // nil: flowing
 	waiting chan struct{} // signalled when a produce starts waiting
+	// afterProduce, when set, runs once after the next produce (to inject
+	// a fault between a send's produce and its commit).
+	afterProduce func()
 }
 
 func (l *memLog) stall() {
@@ -248,6 +262,13 @@ func (l *memLog) Produce(ctx context.Context, m protocol.Message) error {
 		return err
 	}
 	l.st.append(m.Room, store.LogEntry{Seq: m.Seq, Message: m})
+	l.mu.Lock()
+	hook := l.afterProduce
+	l.afterProduce = nil
+	l.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	return nil
 }
 

@@ -57,8 +57,9 @@ func (s *Sender) keepLease(room string, seq int64) (stop func()) {
 	}
 }
 
-// settleLater settles msg in the background, if a slot is free.
-func (s *Sender) settleLater(user protocol.User, msg protocol.Message, stop func()) bool {
+// settleLater settles msg in the background, if a slot is free, and then
+// calls land.
+func (s *Sender) settleLater(user protocol.User, msg protocol.Message, stop, land func()) bool {
 	select {
 	case s.settling <- struct{}{}:
 	default:
@@ -66,6 +67,7 @@ func (s *Sender) settleLater(user protocol.User, msg protocol.Message, stop func
 	}
 	ok := s.goWork(func() {
 		defer func() { <-s.settling }()
+		defer land()
 		s.settle(s.ctx, user, msg, stop)
 	})
 	if !ok {

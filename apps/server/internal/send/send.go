@@ -27,6 +27,16 @@ func ackOf(m protocol.Message) protocol.Ack {
 // seq (renewing its lease) and goes on in the background until the
 // message's fate is known; a retry of the ref waits for that. See fate.go.
 func (s *Sender) Send(ctx context.Context, user protocol.User, room, ref, body string, acked func(protocol.Ack)) error {
+	land, err := s.board(ctx, refKey{room, user.ID, ref})
+	if err != nil {
+		return err
+	}
+	background := false
+	defer func() {
+		if !background {
+			land()
+		}
+	}()
 	draft := protocol.Message{ID: uuid.Must(uuid.NewV7()).String(), Room: room, Sender: user,
 		Body: body, TS: protocol.FormatTime(time.Now()), Ref: ref}
 	rec, err := s.broker.Begin(ctx, user.ID, draft, s.opts.DedupTTL, 0, s.store.SeedSeq)
@@ -49,7 +59,7 @@ func (s *Sender) Send(ctx context.Context, user protocol.User, room, ref, body s
 	}
 	// Fate unknown: it may be in Kafka already. Settle it in the background,
 	// still holding the lease, and let the client retry the ref.
-	if !s.settleLater(user, msg, stop) {
+	if background = s.settleLater(user, msg, stop, land); !background {
 		s.settle(ctx, user, msg, stop)
 	}
 	return protocol.Wrap(protocol.CodeUnavailable, err, "message log unavailable; retry with the same ref")

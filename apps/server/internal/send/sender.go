@@ -59,13 +59,16 @@ type Sender struct {
 	closed bool
 	// takeovers are the sends of dead owners this server is settling.
 	takeovers map[roomSeq]bool
+	// flights are this server's sends whose fate is not settled yet.
+	flights map[refKey]chan struct{}
 }
 
 // New returns a Sender.
 func New(log *slog.Logger, opts Options, broker bus.Sends, p Producer, st Store) *Sender {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Sender{log: log, opts: opts, broker: broker, producer: p, store: st, ctx: ctx, cancel: cancel,
-		commits: newCommitWaiters(), settling: make(chan struct{}, settleSlots), takeovers: map[roomSeq]bool{}}
+		commits: newCommitWaiters(), settling: make(chan struct{}, settleSlots), takeovers: map[roomSeq]bool{},
+		flights: map[refKey]chan struct{}{}}
 }
 
 // enter counts a timer's work as the Sender's, so that Close waits for
