@@ -17,6 +17,9 @@ type RedisConfig struct {
 	URL string
 	// Cluster: the URL names nodes of a Redis Cluster.
 	Cluster bool
+	// Sentinel: the URL names Redis Sentinels and the master they watch:
+	// redis://sentinel1:26379/0?master_name=rookery&addr=sentinel2:26379.
+	Sentinel bool
 	// CAFile is the PEM CA a rediss:// server must chain to (empty: the
 	// system's roots).
 	CAFile string
@@ -45,6 +48,22 @@ func OpenRedis(ctx context.Context, cfg RedisConfig) (redis.UniversalClient, err
 		// Redirections follow a failover or a slot migration.
 		opt.MaxRetries, opt.MaxRedirects = redisRetries, 8
 		c = redis.NewClusterClient(opt)
+	} else if cfg.Sentinel {
+		opt, err := redis.ParseFailoverURL(cfg.URL)
+		if err != nil {
+			return nil, fmt.Errorf("bus: redis sentinel url: %w", err)
+		}
+		if opt.MasterName == "" {
+			return nil, fmt.Errorf("bus: redis sentinel url: no master_name")
+		}
+		if opt.TLSConfig, err = redisTLS(opt.TLSConfig, cfg.CAFile); err != nil {
+			return nil, err
+		}
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
+		opt.MaxRetries = redisRetries
+		// A client that follows the master the Sentinels elect; to the
+		// broker it is one server, whose run id changes at a failover.
+		c = redis.NewFailoverClient(opt)
 	} else {
 		opt, err := redis.ParseURL(cfg.URL)
 		if err != nil {

@@ -34,6 +34,9 @@ type RedisOptions struct {
 	// ClusterPort, when not 0, starts the node in cluster mode with its
 	// cluster bus on that port (see StartRedisCluster).
 	ClusterPort int
+	// ReplicaOf, when not 0, makes the server a replica of the one on that
+	// port (see StartRedisSentinel).
+	ReplicaOf int
 }
 
 // TLSFiles are a server's PEM certificate and key, and the CA that signed
@@ -61,6 +64,9 @@ func StartRedis(ctx context.Context, dir string, port int, opt RedisOptions) (*R
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-port", strconv.Itoa(opt.ClusterPort), "--cluster-node-timeout", "2000",
 			"--cluster-require-full-coverage", "no")
+	}
+	if opt.ReplicaOf != 0 {
+		args = append(args, "--replicaof", "127.0.0.1", strconv.Itoa(opt.ReplicaOf))
 	}
 	copt := &redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1}
 	if opt.TLS != nil {

@@ -37,3 +37,19 @@ func StartRedisCluster(t testing.TB, masters int) *devenv.RedisCluster {
 	t.Cleanup(c.Kill)
 	return c
 }
+
+// StartRedisSentinel starts a private master, replica and Sentinel; they
+// are killed when the test ends.
+func StartRedisSentinel(t testing.TB) *devenv.RedisSentinel {
+	t.Helper()
+	ports, err := devenv.FreePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := devenv.StartRedisSentinel(Ctx(t), dir(t), [3]int(ports), testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Kill)
+	return s
+}

@@ -58,7 +58,8 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 	if err := db.Migrate(ctx, a.pool, log); err != nil {
 		return nil, err
 	}
-	rdb, err := bus.OpenRedis(ctx, bus.RedisConfig{URL: cfg.RedisURL, Cluster: cfg.RedisMode == "cluster", CAFile: cfg.RedisTLSCAFile})
+	rdb, err := bus.OpenRedis(ctx, bus.RedisConfig{URL: cfg.RedisURL, Cluster: cfg.RedisMode == "cluster",
+		Sentinel: cfg.RedisMode == "sentinel", CAFile: cfg.RedisTLSCAFile})
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,8 @@ type Config struct {
 	DBMaxConns  int32  `env:"DB_MAX_CONNS" envDefault:"20"`
 	RedisURL    string `env:"REDIS_URL,required"`
 	RedisPrefix string `env:"REDIS_PREFIX" envDefault:"rk:"`
-	// RedisMode is "single" or "cluster" (REDIS_URL then names cluster nodes).
+	// RedisMode is "single", "cluster" (REDIS_URL names cluster nodes) or
+	// "sentinel" (REDIS_URL names Sentinels and ?master_name=).
 	RedisMode         string        `env:"REDIS_MODE" envDefault:"single"`
 	KafkaBrokers      []string      `env:"KAFKA_BROKERS,required" envSeparator:","`
 	KafkaTopic        string        `env:"KAFKA_TOPIC" envDefault:"chat.messages"`
@@ -108,8 +109,10 @@ func parse(opts env.Options) (Config, error) {
 		host, _ := os.Hostname()
 		c.ServerID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	if c.RedisMode != "single" && c.RedisMode != "cluster" {
-		return c, fmt.Errorf("config: REDIS_MODE must be single or cluster, not %q", c.RedisMode)
+	switch c.RedisMode {
+	case "single", "cluster", "sentinel":
+	default:
+		return c, fmt.Errorf("config: REDIS_MODE must be single, cluster or sentinel, not %q", c.RedisMode)
 	}
 	if c.PresenceTTL < time.Second {
 		return c, fmt.Errorf("config: PRESENCE_TTL must be at least 1s")
