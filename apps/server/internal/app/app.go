@@ -122,6 +122,16 @@ func (a *App) Close() {
 	a.closers = nil
 }
 
+// HTTPServer is the server's listener with its timeouts: a request must
+// arrive within HTTP_READ_TIMEOUT and be answered within
+// HTTP_WRITE_TIMEOUT, and a keep-alive connection may idle for
+// HTTP_IDLE_TIMEOUT. A WebSocket is not bound by them: the upgrade clears
+// the deadlines of the connection it takes over (socket.Writers.Upgrade).
+func HTTPServer(cfg config.Config, h http.Handler) *http.Server {
+	return &http.Server{Addr: cfg.HTTPAddr, Handler: h, ReadHeaderTimeout: min(10*time.Second, cfg.HTTPReadTimeout),
+		ReadTimeout: cfg.HTTPReadTimeout, WriteTimeout: cfg.HTTPWriteTimeout, IdleTimeout: cfg.HTTPIdleTimeout}
+}
+
 // Run serves on cfg.HTTPAddr until ctx ends, then shuts down in order: stop
 // accepting, drain clients and Kafka, close the dependencies.
 func Run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
@@ -130,7 +140,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		return err
 	}
 	defer a.Close()
-	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := HTTPServer(cfg, a.Handler())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("listening", "addr", cfg.HTTPAddr)

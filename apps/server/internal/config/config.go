@@ -15,6 +15,10 @@ import (
 // Config is the server's configuration.
 type Config struct {
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// HTTP timeouts of the API (WebSockets are not bound by them).
+	HTTPReadTimeout  time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"30s"`
+	HTTPWriteTimeout time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`
+	HTTPIdleTimeout  time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
 	// ServerID names this instance in welcome frames and logs.
 	ServerID  string `env:"SERVER_ID"`
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
@@ -108,6 +112,9 @@ func parse(opts env.Options) (Config, error) {
 	if c.ServerID == "" {
 		host, _ := os.Hostname()
 		c.ServerID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if c.HTTPReadTimeout <= 0 || c.HTTPWriteTimeout <= 0 || c.HTTPIdleTimeout <= 0 {
+		return c, fmt.Errorf("config: HTTP_READ_TIMEOUT, HTTP_WRITE_TIMEOUT and HTTP_IDLE_TIMEOUT must be positive")
 	}
 	switch c.RedisMode {
 	case "single", "cluster", "sentinel":

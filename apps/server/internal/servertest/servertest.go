@@ -75,7 +75,12 @@ func (c *Cluster) Start(t testing.TB, id string, vars ...string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(a.Handler())
+	// The production listener's timeouts, so tests cover them.
+	ts := httptest.NewUnstartedServer(a.Handler())
+	srv := app.HTTPServer(cfg, a.Handler())
+	ts.Config.ReadHeaderTimeout, ts.Config.ReadTimeout = srv.ReadHeaderTimeout, srv.ReadTimeout
+	ts.Config.WriteTimeout, ts.Config.IdleTimeout = srv.WriteTimeout, srv.IdleTimeout
+	ts.Start()
 	s := &Server{Server: ts, App: a, Config: cfg}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

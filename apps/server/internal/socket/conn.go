@@ -31,17 +31,22 @@ type Conn struct {
 	ws *websocket.Conn // for reading only: its writes are discarded
 	nc net.Conn        // the socket, written by the Writers
 
-	wmu        sync.Mutex // guards the write side, up to closeFlush
-	queue      [][]byte   // frames to write, at most Options.Queue
-	state      wstate
-	urgent     bool   // an ack, error or pong is queued: never held back
-	pong       []byte // payload of the client's latest ping, to answer
-	hasPong    bool
-	ping       bool          // a keep-alive ping is due
-	lastIn     time.Time     // when the latest fan-out frame was queued
-	gap        time.Duration // moving average of the time between fan-out frames
-	waited     int           // ticks a busy connection has let pass
-	inUrgent   bool          // in the flusher's urgent list
+	wmu      sync.Mutex // guards the write side, up to closeFlush
+	queue    [][]byte   // frames to write, at most Options.Queue
+	state    wstate
+	urgent   bool   // an ack, error or pong is queued: never held back
+	pong     []byte // payload of the client's latest ping, to answer
+	hasPong  bool
+	ping     bool          // a keep-alive ping is due
+	lastIn   time.Time     // when the latest fan-out frame was queued
+	gap      time.Duration // moving average of the time between fan-out frames
+	waited   int           // ticks a busy connection has let pass
+	inUrgent bool          // in the flusher's urgent list
+	// blocked: the client's socket took less than it was given, and a
+	// goroutine waits for it to drain (drain). Only then is a full queue a
+	// slow client; otherwise it is a burst (a room catching up after a
+	// gap) that the next flush writes.
+	blocked    bool
 	closing    bool
 	closeCode  int
 	closeText  string
@@ -80,16 +85,22 @@ func (c *Conn) init(w *Writers, ws *websocket.Conn, nc net.Conn) {
 // Closed is closed once the socket is.
 func (c *Conn) Closed() <-chan struct{} { return c.closed }
 
+// burstFactor bounds a burst: a connection whose socket takes what it is
+// given may queue this many times Options.Queue before it counts as slow.
+const burstFactor = 8
+
 // Enqueue queues a frame without ever blocking: a client whose queue is full
-// has fallen too far behind and is closed (4408), so it can neither slow the
-// room down nor grow the server's memory.
+// while its socket is not taking the bytes has fallen too far behind and is
+// closed (4408), so it can neither slow the room down nor grow the server's
+// memory. A burst to a client that keeps up (a room catching up on seconds
+// of messages after a gap) may queue up to burstFactor times the limit.
 func (c *Conn) Enqueue(frame []byte) {
 	c.wmu.Lock()
 	if c.closing {
 		c.wmu.Unlock()
 		return
 	}
-	if len(c.queue) >= c.w.opts.Queue {
+	if len(c.queue) >= c.w.opts.Queue && (c.blocked || len(c.queue) >= burstFactor*c.w.opts.Queue) {
 		c.wmu.Unlock()
 		slowClosed.Inc()
 		c.CloseWith(protocol.CloseTooSlow, "too slow", false)

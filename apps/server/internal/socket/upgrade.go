@@ -26,6 +26,13 @@ func (w *Writers) Upgrade(c *Conn, rw http.ResponseWriter, r *http.Request, up *
 		return err // Upgrade answered the client
 	}
 	h.guard.readOnly.Store(true)
+	// net/http documents that a hijacked connection may keep the deadlines
+	// of its read and write timeouts (today it clears them); a WebSocket
+	// lives far longer, and sets its own.
+	if err := h.guard.Conn.SetDeadline(time.Time{}); err != nil {
+		_ = ws.Close()
+		return err
+	}
 	ws.SetReadLimit(protocol.FrameMaxBytes)
 	c.init(w, ws, h.guard.Conn)
 	return nil

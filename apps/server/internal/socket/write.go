@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"io"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -62,6 +63,9 @@ func (c *Conn) flush(w *frameWriter) {
 		// The client's receive window is full: wait for it on a goroutine
 		// of the connection's own, not on the flusher.
 		slowWrites.Inc()
+		c.wmu.Lock()
+		c.blocked = true
+		c.wmu.Unlock()
 		c.w.goConn(func() { c.drain(rest) })
 		return
 	}
@@ -134,7 +138,7 @@ func (c *Conn) drain(rest []byte) {
 		if w.empty() {
 			// Back to non-blocking writes, which a past deadline would fail.
 			err := c.nc.SetWriteDeadline(time.Time{})
-			c.state = wIdle
+			c.state, c.blocked = wIdle, false
 			c.wmu.Unlock()
 			if err != nil {
 				c.fail()
@@ -176,5 +180,28 @@ func (c *Conn) finish() {
 	}
 	w.reset()
 	w.add(opClose, websocket.FormatCloseMessage(code, text))
-	_ = w.writeBlocking(c.nc, time.Now().Add(time.Second))
+	if err := w.writeBlocking(c.nc, time.Now().Add(time.Second)); err != nil {
+		return
+	}
+	c.linger()
+}
+
+// How long, and how much, linger reads.
+const (
+	lingerFor = time.Second
+	lingerMax = 1 << 20
+)
+
+// linger lets the client's last bytes in before the socket is closed:
+// closing it with unread input resets the connection, and the client may
+// then lose the close frame just sent (after a frame over the size limit,
+// say, whose rest is still arriving). The write side is shut first, so
+// the client sees the end of the stream after the close frame.
+func (c *Conn) linger() {
+	tc, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || tc.CloseWrite() != nil {
+		return
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(lingerFor))
+	_, _ = io.CopyN(io.Discard, c.nc, lingerMax)
 }
