@@ -47,13 +47,11 @@ func (c *cluster) brokers() string        { return "127.0.0.1:" + strconv.Itoa(c
 
 // start brings up Redis, Kafka, the persister and both servers.
 func (c *cluster) start(ctx context.Context) error {
-	ports := make([]int, 5)
-	for i := range ports {
-		p, err := devenv.FreePort()
-		if err != nil {
-			return err
-		}
-		ports[i] = p
+	// Distinct ports: ports chosen one at a time can repeat (a server
+	// once failed to start: "address already in use").
+	ports, err := devenv.FreePorts(5)
+	if err != nil {
+		return err
 	}
 	c.kport, c.sports[0], c.sports[1], c.pport = ports[1], ports[2], ports[3], ports[4]
 	if err := c.startRedis(ctx, ports[0]); err != nil {

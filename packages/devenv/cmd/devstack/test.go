@@ -28,11 +28,9 @@ func runTest(ctx context.Context, log *slog.Logger, args []string) (int, error) 
 		return 1, err
 	}
 	defer os.RemoveAll(dir)
-	var ports [3]int
-	for i := range ports {
-		if ports[i], err = devenv.FreePort(); err != nil {
-			return 1, err
-		}
+	ports, err := devenv.FreePorts(3)
+	if err != nil {
+		return 1, err
 	}
 	s, err := startServices(ctx, log, serviceOptions{dir: dir, pgPort: ports[0], redisPort: ports[1], kafkaPort: ports[2], dbName: "rookery_test", browser: true})
 	if err != nil {
