@@ -1,7 +1,6 @@
 package socket
 
 import (
-	"io"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -180,28 +179,5 @@ func (c *Conn) finish() {
 	}
 	w.reset()
 	w.add(opClose, websocket.FormatCloseMessage(code, text))
-	if err := w.writeBlocking(c.nc, time.Now().Add(time.Second)); err != nil {
-		return
-	}
-	c.linger()
-}
-
-// How long, and how much, linger reads.
-const (
-	lingerFor = time.Second
-	lingerMax = 1 << 20
-)
-
-// linger lets the client's last bytes in before the socket is closed:
-// closing it with unread input resets the connection, and the client may
-// then lose the close frame just sent (after a frame over the size limit,
-// say, whose rest is still arriving). The write side is shut first, so
-// the client sees the end of the stream after the close frame.
-func (c *Conn) linger() {
-	tc, ok := c.nc.(interface{ CloseWrite() error })
-	if !ok || tc.CloseWrite() != nil {
-		return
-	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(lingerFor))
-	_, _ = io.CopyN(io.Discard, c.nc, lingerMax)
+	_ = w.writeBlocking(c.nc, time.Now().Add(time.Second))
 }
