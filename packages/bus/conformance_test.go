@@ -32,9 +32,14 @@ func TestMemoryBroker(t *testing.T) {
 // sharded over the shards' connections.
 func TestRedisClusterBroker(t *testing.T) {
 	c := testenv.StartRedisCluster(t, 3)
-	ctx := testenv.Ctx(t)
-	bustest.Run(t, func(t *testing.T, recentMax int64) bustest.Target {
-		rdb, err := bus.OpenRedis(ctx, bus.RedisConfig{URL: c.URL(), Cluster: true})
+	bustest.Run(t, openRedis(bus.RedisConfig{URL: c.URL(), Cluster: true}))
+}
+
+// openRedis opens brokers on the Redis cfg names, each under a fresh key
+// prefix; losing its data deletes the prefix's keys.
+func openRedis(cfg bus.RedisConfig) bustest.Open {
+	return func(t *testing.T, recentMax int64) bustest.Target {
+		rdb, err := bus.OpenRedis(testenv.Ctx(t), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,5 +49,5 @@ func TestRedisClusterBroker(t *testing.T) {
 			Broker: bus.NewRedis(rdb, bus.Keys{Prefix: prefix}, recentMax, time.Hour),
 			Lose:   func() { testenv.DeleteKeys(t, rdb, prefix) },
 		}
-	})
+	}
 }

@@ -35,18 +35,7 @@ func TestRedisTLSAndACL(t *testing.T) {
 		t.Fatal("plaintext was accepted on the TLS port")
 	}
 
-	bustest.Run(t, func(t *testing.T, recentMax int64) bustest.Target {
-		rdb, err := bus.OpenRedis(ctx, bus.RedisConfig{URL: url, CAFile: certs.CA})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = rdb.Close() })
-		prefix := testenv.RedisPrefix()
-		return bustest.Target{
-			Broker: bus.NewRedis(rdb, bus.Keys{Prefix: prefix}, recentMax, time.Hour),
-			Lose:   func() { testenv.DeleteKeys(t, rdb, prefix) },
-		}
-	})
+	bustest.Run(t, openRedis(bus.RedisConfig{URL: url, CAFile: certs.CA}))
 }
 
 // TestKafkaSASLAndTLS: topic creation, the producer, a consumer group

@@ -17,18 +17,7 @@ import (
 func TestRedisSentinel(t *testing.T) {
 	s := testenv.StartRedisSentinel(t)
 	ctx := testenv.Ctx(t)
-	open := func(t *testing.T, recentMax int64) bustest.Target {
-		rdb, err := bus.OpenRedis(ctx, bus.RedisConfig{URL: s.URL(), Sentinel: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = rdb.Close() })
-		prefix := testenv.RedisPrefix()
-		return bustest.Target{
-			Broker: bus.NewRedis(rdb, bus.Keys{Prefix: prefix}, recentMax, time.Hour),
-			Lose:   func() { testenv.DeleteKeys(t, rdb, prefix) },
-		}
-	}
+	open := openRedis(bus.RedisConfig{URL: s.URL(), Sentinel: true})
 	bustest.Run(t, open)
 
 	b := open(t, 10).Broker
