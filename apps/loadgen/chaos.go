@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 
@@ -23,20 +22,16 @@ func runChaos(ctx context.Context, args []string) error {
 	only := fs.String("faults", "", "run only these faults (1-based numbers, comma-separated)")
 	dir := fs.String("dir", ".data/chaos", "working directory (wiped first)")
 	verbose := fs.Bool("v", false, "show the processes' output")
+	mode := fs.String("redis", envOr("REDIS_MODE", "single"), "single: each fault on a Redis of its own (the failover fault on a cluster); cluster: every fault on a Redis Cluster")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(*dir); err != nil {
 		return err
 	}
-	bin, err := filepath.Abs(filepath.Join(*dir, "bin"))
+	bins, err := buildBins(ctx, *dir)
 	if err != nil {
 		return err
-	}
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin+"/", "./apps/server", "./apps/persister", "./packages/devenv/cmd/devstack")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build (run from the repository root): %w", err)
 	}
 	faults := chaos.Faults
 	if *only != "" {
@@ -49,6 +44,9 @@ func runChaos(ctx context.Context, args []string) error {
 			faults = append(faults, chaos.Faults[n-1])
 		}
 	}
+	if *mode != "single" && *mode != "cluster" {
+		return fmt.Errorf("-redis %q: single or cluster", *mode)
+	}
 	timing := chaos.Full
 	if *short {
 		timing = chaos.Short
@@ -59,8 +57,8 @@ func runChaos(ctx context.Context, args []string) error {
 	}
 	abs, _ := filepath.Abs(*dir)
 	rows, err := chaos.Run(ctx, chaos.Options{
-		Bins: chaos.Bins{Server: filepath.Join(bin, "server"), Persister: filepath.Join(bin, "persister"), Devstack: filepath.Join(bin, "devstack")},
-		Dir:  abs, Timing: timing, Senders: 8, Subscribers: 20, Rate: 10, Faults: faults, Out: out,
+		Bins: bins,
+		Dir:  abs, Timing: timing, Senders: 8, Subscribers: 20, Rate: 10, Faults: faults, Out: out, RedisCluster: *mode == "cluster",
 		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	chaos.PrintTable(os.Stdout, rows)

@@ -102,6 +102,15 @@ func receive(ctx context.Context, ps *redis.PubSub, shard string, handle func(ms
 				_ = ps.Ping(ctx)
 				continue
 			}
+			var refused redis.Error
+			if errors.As(err, &refused) {
+				// A reply, not a broken connection: Redis refused one
+				// of our commands (MOVED to an unsubscribe of a channel
+				// whose slot has just moved away). The connection and
+				// its other channels are fine.
+				slog.Debug("redis pub/sub command refused", "shard", shard, "err", err)
+				continue
+			}
 			slog.Warn("redis pub/sub receive failed; reconnecting", "shard", shard, "err", err)
 			select {
 			case <-ctx.Done():

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -161,9 +162,35 @@ func (s *shardedSubscriber) moved(sh *shard, room string) {
 		defer s.wg.Done()
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 		defer cancel()
-		_ = sh.ps.SUnsubscribe(ctx, s.keys.Channel(room)) // forget it here, or a reconnect would bring it back
-		if err := s.Subscribe(ctx, room); err != nil && s.ctx.Err() == nil {
+		ch := s.keys.Channel(room)
+		_ = sh.ps.SUnsubscribe(ctx, ch) // forget it here, or a reconnect would bring it back
+		// go-redis still maps the slot to this shard until it reloads
+		// the cluster's layout (lazily, in the background); subscribing
+		// before would go to the old master and be refused with MOVED.
+		err := s.awaitOwner(ctx, ch, sh.addr)
+		if err == nil {
+			err = s.Subscribe(ctx, room)
+		}
+		if err != nil && s.ctx.Err() == nil {
 			slog.Warn("room not subscribed again after its slot moved", "room", room, "err", err)
 		}
 	}()
+}
+
+// awaitOwner waits until the client's view of the cluster has channel
+// ch's slot on a master other than old.
+func (s *shardedSubscriber) awaitOwner(ctx context.Context, ch, old string) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.rdb.ReloadState(ctx)
+		if m, err := s.rdb.MasterForKey(ctx, ch); err == nil && m.Options().Addr != old {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("slot of %s still on %s: %w", ch, old, ctx.Err())
+		case <-t.C:
+		}
+	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rookery-chat/rookery/apps/loadgen/internal/stack"
 	"github.com/rookery-chat/rookery/packages/devenv"
 )
 
@@ -33,8 +34,11 @@ type Options struct {
 	Subscribers int     // 20
 	Rate        float64 // messages a second per sender: 10
 	Faults      []Fault
-	Out         io.Writer // the processes' output
-	Log         *slog.Logger
+	// RedisCluster runs every fault on a Redis Cluster, not only those
+	// that need one.
+	RedisCluster bool
+	Out          io.Writer // the processes' output
+	Log          *slog.Logger
 }
 
 // Run runs every fault of opt in turn and returns a row for each.
@@ -73,19 +77,21 @@ func runFault(ctx context.Context, opt Options, pg *devenv.Postgres, f Fault, i 
 	if err := pg.CreateDatabase(ctx, name); err != nil {
 		return fail(err)
 	}
-	c := &cluster{bins: opt.Bins, dir: filepath.Join(opt.Dir, name), out: opt.Out, pg: pg, dbURL: pg.URL(name), redisCluster: f.Cluster,
-		settings: []string{"KAFKA_WRITE_TIMEOUT=" + tm.KafkaWriteTimeout.String(), "GAP_TIMEOUT=" + tm.GapTimeout.String(), "LOG_LEVEL=info"}}
-	defer c.stop()
-	if err := c.start(ctx); err != nil {
+	st, err := stack.Start(ctx, stack.Spec{Bins: opt.Bins, Dir: filepath.Join(opt.Dir, name), Out: opt.Out, PG: pg,
+		DBURL: pg.URL(name), RedisCluster: f.Cluster || opt.RedisCluster,
+		Settings: []string{"KAFKA_WRITE_TIMEOUT=" + tm.KafkaWriteTimeout.String(), "GAP_TIMEOUT=" + tm.GapTimeout.String(), "LOG_LEVEL=info"}})
+	if err != nil {
 		return fail(fmt.Errorf("start cluster: %w", err))
 	}
-	servers := []string{c.serverURL(0), c.serverURL(1)}
+	c := &cluster{Stack: st}
+	defer c.Stop()
+	servers := c.URLs()
 	room, senders, subs, err := setup(ctx, servers, opt, name)
 	if err != nil {
 		return fail(err)
 	}
 	c.room = room
-	pool, err := pgxpool.New(ctx, c.dbURL)
+	pool, err := pgxpool.New(ctx, c.DBURL)
 	if err != nil {
 		return fail(err)
 	}

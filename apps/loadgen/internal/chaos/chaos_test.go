@@ -14,7 +14,9 @@ import (
 
 // TestChaosShort is the fault suite at its short timing, on binaries built
 // with the race detector: every fault of `go tool task chaos`, each on a
-// cluster of its own under steady load, every guarantee checked.
+// cluster of its own under steady load, every guarantee checked. With
+// TEST_REDIS_MODE=cluster (REDIS_MODE=cluster go tool task test) every
+// fault runs on a Redis Cluster.
 func TestChaosShort(t *testing.T) {
 	bins := chaos.Bins{Server: testenv.BuildApp(t, "server"), Persister: testenv.BuildApp(t, "persister"),
 		Devstack: testenv.BuildDevstack(t)}
@@ -29,7 +31,7 @@ func TestChaosShort(t *testing.T) {
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	var logs bytes.Buffer
 	rows, err := chaos.Run(ctx, chaos.Options{Bins: bins, Dir: dir, Timing: chaos.Short,
-		Senders: 8, Subscribers: 20, Rate: 10, Faults: chaos.Faults, Out: &logs,
+		Senders: 8, Subscribers: 20, Rate: 10, Faults: chaos.Faults, Out: &logs, RedisCluster: testenv.RedisMode() == "cluster",
 		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
 	var table bytes.Buffer
 	chaos.PrintTable(&table, rows)

@@ -37,7 +37,8 @@ type Fault struct {
 	Lead   func(Timing) time.Duration
 	Inject func(ctx context.Context, c *cluster, tm Timing) error
 	// Cluster runs the fault's servers on a Redis Cluster (three masters
-	// with a replica each) instead of a single Redis.
+	// with a replica each) even when the suite runs on a single Redis.
+	// On a cluster, the Redis faults hit the shard that owns the room.
 	Cluster bool
 }
 
@@ -46,60 +47,70 @@ func noLead(Timing) time.Duration { return 0 }
 // Faults are the faults of the suite, in order.
 var Faults = []Fault{
 	{Name: "server kill -9", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
-		c.servers[0].Kill()
+		c.Server[0].Kill()
 		pause(ctx, tm.ServerOff)
-		return c.startServer(ctx, 0)
+		return c.StartServer(ctx, 0)
 	}},
 	{Name: "persister kill -9, back after a while", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
-		c.persist.Kill()
+		c.Persister.Kill()
 		pause(ctx, tm.PersisterOff)
-		return c.startPersister(ctx)
+		return c.StartPersister(ctx)
 	}},
 	{Name: "kafka kill -9, restarted", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
-		c.kafka.Kill()
-		return c.startKafka(ctx)
+		c.Kafka.Kill()
+		return c.StartKafka(ctx)
 	}},
 	{Name: "kafka stalled 2 x KAFKA_WRITE_TIMEOUT", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
-		c.stallKafka()
+		c.StallKafka()
 		pause(ctx, 2*tm.KafkaWriteTimeout)
-		c.resumeKafka()
+		c.ResumeKafka()
 		return nil
 	}},
 	{Name: "server kill -9 while kafka stalls", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
-		c.stallKafka()
+		c.StallKafka()
 		pause(ctx, tm.KafkaWriteTimeout/2)
-		c.servers[0].Kill()
+		c.Server[0].Kill()
 		pause(ctx, 2*tm.KafkaWriteTimeout-tm.KafkaWriteTimeout/2)
-		c.resumeKafka()
+		c.ResumeKafka()
 		pause(ctx, tm.ServerOff)
-		return c.startServer(ctx, 0)
+		return c.StartServer(ctx, 0)
 	}},
 	{Name: "redis restarted empty", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
-		c.redis.Kill()
-		if err := c.dropRedisSnapshot(); err != nil {
+		if c.RC != nil {
+			return c.RestartShard(ctx, c.roomKey(), false)
+		}
+		c.Redis.Kill()
+		if err := c.DropRedisSnapshot(); err != nil {
 			return err
 		}
-		return c.restartRedis(ctx)
+		return c.RestartRedis(ctx)
 	}},
 	{Name: "redis restarted from an older snapshot", Lead: func(tm Timing) time.Duration { return tm.SnapshotAge },
 		Inject: func(ctx context.Context, c *cluster, tm Timing) error {
-			if err := c.snapshotRedis(ctx); err != nil {
+			if c.RC != nil {
+				if err := c.SnapshotShard(ctx, c.roomKey()); err != nil {
+					return err
+				}
+				pause(ctx, tm.SnapshotAge)
+				return c.RestartShard(ctx, c.roomKey(), true)
+			}
+			if err := c.SnapshotRedis(ctx); err != nil {
 				return err
 			}
 			pause(ctx, tm.SnapshotAge)
-			c.redis.Kill()
-			return c.restartRedis(ctx)
+			c.Redis.Kill()
+			return c.RestartRedis(ctx)
 		}},
 	{Name: "postgres stopped", Lead: noLead, Inject: func(ctx context.Context, c *cluster, tm Timing) error {
-		if err := c.pg.Stop(syscall.SIGINT, 30*time.Second); err != nil {
+		if err := c.PG.Stop(syscall.SIGINT, 30*time.Second); err != nil {
 			return err
 		}
 		pause(ctx, tm.PostgresOff)
-		pg, err := devenv.StartPostgres(ctx, c.pg.Dir, c.pg.Port, devenv.PostgresOptions{Fast: true, Out: c.out})
+		pg, err := devenv.StartPostgres(ctx, c.PG.Dir, c.PG.Port, devenv.PostgresOptions{Fast: true, Out: c.Out})
 		if err != nil {
 			return err
 		}
-		*c.pg = *pg
+		*c.PG = *pg
 		return nil
 	}},
 	{Name: "redis cluster: the room's master kill -9, its replica promoted", Lead: noLead, Cluster: true,
