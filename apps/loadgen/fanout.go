@@ -31,6 +31,7 @@ type FanoutResult struct {
 	Servers        []procStat  `json:"servers,omitempty"`
 	CPUPerDelivery float64     `json:"server_cpu_us_per_delivery,omitempty"`
 	Closed         int64       `json:"subscribers_closed"`
+	stackCPU
 }
 
 type fanoutOpts struct {
@@ -39,6 +40,7 @@ type fanoutOpts struct {
 	rate       float64
 	dur        time.Duration
 	pids       []int
+	stack      roles // every process of the cluster, for stackCPU
 }
 
 // latencySampler keeps every k-th latency, bounded, so that a 200k/s run
@@ -184,7 +186,7 @@ func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
 		}()
 	}
 
-	cpu := procDelta(o.pids)
+	cpu, scpu := procDelta(o.pids), o.stack.cpuSeconds()
 	start := time.Now()
 	pub, err := runPublishers(ctx, publishJob{Servers: o.servers, Tokens: pubTokens, Room: room.ID, Rate: o.rate, Dur: o.dur})
 	elapsed := time.Since(start)
@@ -199,6 +201,7 @@ func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
 		time.Sleep(20 * time.Millisecond) // bounded wait for the last deliveries
 	}
 	res.Servers = cpu()
+	stackSecs := scpu()
 	for _, c := range conns {
 		c.Close()
 	}
@@ -210,6 +213,7 @@ func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
 	}
 	res.DeliveriesPerS = float64(res.Delivered) / elapsed.Seconds()
 	res.Latency = percentiles(lat.d)
+	res.stackCPU = newStackCPU(stackSecs, res.Delivered)
 	var cpuSecs float64
 	for _, s := range res.Servers {
 		cpuSecs += s.CPUSecs

@@ -97,7 +97,7 @@ func run(ctx context.Context, scenario string, args []string) error {
 	n := fs.Int("n", 200000, "messages (persist)")
 	baseline := fs.Int("baseline", 20000, "rows for the one-INSERT-per-row baseline (persist)")
 	runs := fs.Int("runs", 1, "repetitions (bench); the table shows medians")
-	envPath := fs.String("env", ".data/dev.env", "the local cluster's env file (bench)")
+	envPath := fs.String("env", ".data/dev.env", "the local cluster's env file: bench reads the servers from it; bench, rooms and fanout the PIDs of every process, for the CPU of the whole stack")
 	_ = fs.Parse(args)
 	if *dur > 5*time.Minute {
 		return fmt.Errorf("-d is capped at 5m")
@@ -111,13 +111,17 @@ func run(ctx context.Context, scenario string, args []string) error {
 	if scenario != "persist" && len(srv) == 0 {
 		return fmt.Errorf("no servers: give -servers or SERVER_URLS")
 	}
+	var stack roles
+	if env, err := readDevEnv(*envPath); err == nil {
+		stack = rolesFromEnv(env)
+	}
 	var res any
 	var err error
 	switch scenario {
 	case "fanout":
-		res, err = runFanout(ctx, fanoutOpts{servers: srv, subs: *c, pubs: *p, rate: *rate, dur: *dur, pids: pidList(*pids)})
+		res, err = runFanout(ctx, fanoutOpts{servers: srv, subs: *c, pubs: *p, rate: *rate, dur: *dur, pids: pidList(*pids), stack: stack})
 	case "rooms":
-		res, err = runRooms(ctx, srv, *c, *rooms, *rate, *dur, pidList(*pids))
+		res, err = runRooms(ctx, srv, *c, *rooms, *rate, *dur, pidList(*pids), stack)
 	case "idle":
 		res, err = runIdle(ctx, srv, *c, pidList(*pids))
 	case "persist":
@@ -141,9 +145,12 @@ func printTable(res any) {
 			r.Subscribers, r.Publishers, r.Rate, r.Duration, r.Acked, r.Sent, r.Delivered, r.Expected, r.DeliveryRatio, r.DeliveriesPerS)
 		fmt.Printf("        latency p50 %.1f p95 %.1f p99 %.1f max %.1f ms | ack p50 %.1f p99 %.1f ms | server CPU %.2f µs/delivery | closed %d\n",
 			r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.AckLatency.P50, r.AckLatency.P99, r.CPUPerDelivery, r.Closed)
+		fmt.Printf("        %s\n", r.stackCPU)
 	case RoomsResult:
 		fmt.Printf("rooms   C=%d K=%d R=%.0f/s %.0fs | acked %d/%d, errors %d | ack p50 %.1f p95 %.1f p99 %.1f max %.1f ms\n",
 			r.Clients, r.Rooms, r.Rate, r.Duration, r.Acked, r.Sent, r.Errors, r.AckLatency.P50, r.AckLatency.P95, r.AckLatency.P99, r.AckLatency.Max)
+		fmt.Printf("        delivered %d (ratio %.4f) | send → delivery p50 %.1f p95 %.1f p99 %.1f max %.1f ms | %s\n",
+			r.Delivered, r.DeliveryRatio, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.stackCPU)
 	case IdleResult:
 		fmt.Printf("idle    C=%d | KB per connection per server: %v\n", r.Connections, r.KBPerConn)
 	case PersistResult:

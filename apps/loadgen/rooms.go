@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // RoomsResult is the outcome of a rooms run: many rooms, each client
@@ -21,12 +24,17 @@ type RoomsResult struct {
 	Acked      int64       `json:"acked"`
 	Errors     int64       `json:"errors"`
 	AckLatency Percentiles `json:"ack_latency"`
+	Expected   int64       `json:"expected_deliveries"`
 	Delivered  int64       `json:"delivered"`
-	Latency    Percentiles `json:"latency"`
-	Servers    []procStat  `json:"servers,omitempty"`
+	// DeliveryRatio is Delivered / Expected: every client receives every
+	// message of its room, its own included.
+	DeliveryRatio float64     `json:"delivery_ratio"`
+	Latency       Percentiles `json:"latency"`
+	Servers       []procStat  `json:"servers,omitempty"`
+	stackCPU
 }
 
-func runRooms(ctx context.Context, servers []string, clients, rooms int, rate float64, dur time.Duration, pids []int) (RoomsResult, error) {
+func runRooms(ctx context.Context, servers []string, clients, rooms int, rate float64, dur time.Duration, pids []int, stack roles) (RoomsResult, error) {
 	res := RoomsResult{Scenario: "rooms", Clients: clients, Rooms: rooms, Rate: rate, Duration: dur.Seconds()}
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	owner, err := account(ctx, servers[0], "lg-rowner-"+tag)
@@ -56,20 +64,39 @@ func runRooms(ctx context.Context, servers []string, clients, rooms int, rate fl
 	ack := &latencySampler{every: 1}
 	lat := &latencySampler{every: 1}
 	var sent, acked, errs, delivered atomic.Int64
-	var wg sync.WaitGroup
-	cpu := procDelta(pids)
-	start := time.Now()
-	for i := 0; i < clients; i++ {
+	// Every client connects and subscribes before anyone sends, and every
+	// connection stays open until every client has sent and had its
+	// answers: each then receives every message of its room.
+	conns := make([]*websocket.Conn, clients)
+	err = parallel(ctx, clients, 50, func(i int) error {
 		c, err := dial(ctx, servers[i%len(servers)], tokens[i])
 		if err != nil {
-			return res, err
+			return err
 		}
+		conns[i] = c
+		return subscribe(c, roomIDs[i%rooms])
+	})
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	if err != nil {
+		return res, fmt.Errorf("connect: %w", err)
+	}
+	var wg, sending sync.WaitGroup
+	cpu, scpu := procDelta(pids), stack.cpuSeconds()
+	// Sign-ups (an argon2 hash each) are done: a profiler started from
+	// here sees the conversation only.
+	fmt.Fprintln(os.Stderr, "rooms: sending")
+	start := time.Now()
+	for i, c := range conns {
 		room := roomIDs[i%rooms]
-		if err := subscribe(c, room); err != nil {
-			return res, err
-		}
 		inflight := newAcks()
-		wg.Add(2)
+		wg.Add(1)
+		sending.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
@@ -84,15 +111,14 @@ func runRooms(ctx context.Context, servers []string, clients, rooms int, rate fl
 					} else {
 						errs.Add(1)
 					}
-				} else if ns, ok := sentAt(data); ok {
+				} else if ns, ok := sentAt(data); ok && ns >= start.UnixNano() {
 					delivered.Add(1)
 					lat.add(time.Duration(time.Now().UnixNano() - ns))
 				}
 			}
 		}()
 		go func() {
-			defer wg.Done()
-			defer c.Close()
+			defer sending.Done()
 			per := rate / float64(clients)
 			interval := time.Duration(float64(time.Second) / per)
 			next := start.Add(time.Duration(i) * interval / time.Duration(clients))
@@ -111,10 +137,23 @@ func runRooms(ctx context.Context, servers []string, clients, rooms int, rate fl
 			inflight.wait(5 * time.Second)
 		}()
 	}
+	sending.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for delivered.Load() < acked.Load()*int64(clients/rooms) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // bounded wait for the last deliveries
+	}
+	for _, c := range conns {
+		c.Close()
+	}
 	wg.Wait()
 	res.Servers = cpu()
 	res.Sent, res.Acked, res.Errors, res.Delivered = sent.Load(), acked.Load(), errs.Load(), delivered.Load()
+	res.Expected = res.Acked * int64(clients/rooms)
+	if res.Expected > 0 {
+		res.DeliveryRatio = float64(res.Delivered) / float64(res.Expected)
+	}
 	res.AckLatency = percentiles(ack.d)
 	res.Latency = percentiles(lat.d)
+	res.stackCPU = newStackCPU(scpu(), res.Delivered)
 	return res, nil
 }
