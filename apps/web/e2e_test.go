@@ -47,7 +47,7 @@ func startCluster(t *testing.T) *cluster {
 	bin := testenv.BuildApp(t, "server")
 	for i, port := range ports {
 		c.servers = append(c.servers, testenv.StartApp(t, fmt.Sprintf("server-%d", i+1), bin,
-			"SERVER_ID="+fmt.Sprintf("server-%d", i+1), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port),
+			"SERVER_ID="+fmt.Sprintf("server-%d", i+1), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port), "ADMIN_ADDR=127.0.0.1:0",
 			"DATABASE_URL="+dbURL, "REDIS_URL="+testenv.RedisURL(t), "REDIS_MODE="+testenv.RedisMode(), "REDIS_PREFIX="+prefix,
 			"KAFKA_BROKERS="+brokers, "KAFKA_TOPIC="+topic, "KAFKA_CREATE_TOPIC=false",
 			"ALLOWED_ORIGINS="+c.web.URL, "LOG_LEVEL=warn",

@@ -1,6 +1,9 @@
 package devenv_test
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rookery-chat/rookery/packages/devenv/testenv"
@@ -42,6 +45,25 @@ func TestComposeFile(t *testing.T) {
 			if svc.Environment[v] == nil {
 				t.Errorf("%s does not set %s", name, v)
 			}
+		}
+	}
+}
+
+// TestDockerignore: `docker compose up --build` sends the checkout to the
+// builder; the local cluster's data (PostgreSQL's directory, over 100 MB),
+// the history and built binaries must stay out of it.
+func TestDockerignore(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		have[strings.TrimSpace(l)] = true
+	}
+	for _, want := range []string{".data/", ".git/", "artifacts/", "/server", "/loadgen"} {
+		if !have[want] {
+			t.Errorf(".dockerignore does not exclude %s", want)
 		}
 	}
 }

@@ -140,7 +140,7 @@ func (s *Stack) StartServer(ctx context.Context, i int) error {
 	env := append([]string{
 		"SERVER_ID=stack-" + strconv.Itoa(i+1), "HTTP_ADDR=127.0.0.1:" + strconv.Itoa(s.ServerPort[i]),
 		"DATABASE_URL=" + s.DBURL, "KAFKA_BROKERS=" + s.Brokers(), "KAFKA_CREATE_TOPIC=false", "LOG_LEVEL=warn",
-		"SIGNUP_LIMIT_PER_ADDR=100000", "LOGIN_LIMIT_PER_ADDR=100000", "LOGIN_LIMIT_PER_USER=100000",
+		"SIGNUP_LIMIT_PER_ADDR=100000", "LOGIN_LIMIT_PER_ADDR=100000", "LOGIN_LIMIT_PER_USER=100000", "WS_CONNS_PER_ADDR=100000", "ADMIN_ADDR=127.0.0.1:0",
 	}, s.redisEnv()...)
 	env = append(env, s.Settings...)
 	p, err := devenv.StartProc(devenv.ProcSpec{Name: "server-" + strconv.Itoa(i+1), Path: s.Bins.Server, Out: s.Out, Env: env})

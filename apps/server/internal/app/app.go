@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -37,8 +39,11 @@ type App struct {
 	cfg     config.Config
 	pool    *pgxpool.Pool
 	handler http.Handler
-	hub     *realtime.Hub
-	closers []func()
+	admin   http.Handler
+	// draining makes /readyz answer 503 (BeginDrain).
+	draining atomic.Bool
+	hub      *realtime.Hub
+	closers  []func()
 }
 
 // New connects to the dependencies, migrates the database and builds the
@@ -86,7 +91,7 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 	a.closers = append(a.closers, startSweeper(log, st, tokenSweepEvery).stop)
 	a.hub = realtime.NewHub(log, realtimeOptions(cfg), st, broker, producer)
 	a.closers = append(a.closers, a.hub.Close)
-	a.handler = httpapi.NewRouter(httpapi.Deps{
+	deps := httpapi.Deps{
 		Log:       log,
 		Config:    cfg,
 		Store:     st,
@@ -94,17 +99,26 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 		Rooms:     a.hub.History(),
 		WebSocket: a.hub,
 		Limiter:   ratelimit.NewWindow(broker, cfg.LimitWindow),
+		Draining:  &a.draining,
 		Checks: []httpapi.Check{
 			{Name: "postgres", Fn: st.Ping},
 			{Name: "redis", Fn: broker.Ping},
 			{Name: "kafka", Fn: kfk.Reachable},
 		},
-	})
+	}
+	a.handler, a.admin = httpapi.NewRouter(deps), httpapi.NewAdminRouter(deps)
 	return a, nil
 }
 
 // Handler serves the HTTP API and the WebSocket endpoint.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// AdminHandler serves the admin listener: probes, metrics, profiler.
+func (a *App) AdminHandler() http.Handler { return a.admin }
+
+// BeginDrain makes the server unready: /readyz answers 503 from now on,
+// while everything else is still served.
+func (a *App) BeginDrain() { a.draining.Store(true) }
 
 // Drain tells every client to go elsewhere and waits, up to ctx, until they
 // are gone and every accepted message is flushed to Kafka.
@@ -132,8 +146,10 @@ func HTTPServer(cfg config.Config, h http.Handler) *http.Server {
 		ReadTimeout: cfg.HTTPReadTimeout, WriteTimeout: cfg.HTTPWriteTimeout, IdleTimeout: cfg.HTTPIdleTimeout}
 }
 
-// Run serves on cfg.HTTPAddr until ctx ends, then shuts down in order: stop
-// accepting, drain clients and Kafka, close the dependencies.
+// Run serves on cfg.HTTPAddr (and the admin endpoints on cfg.AdminAddr)
+// until ctx ends, then shuts down in order: unready for DRAIN_GRACE while
+// still serving, stop accepting, drain clients and Kafka, close the
+// dependencies.
 func Run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	a, err := New(ctx, log, cfg)
 	if err != nil {
@@ -141,7 +157,20 @@ func Run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	}
 	defer a.Close()
 	srv := HTTPServer(cfg, a.Handler())
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if cfg.AdminAddr != "" {
+		// Bound before the public port, so a taken admin port fails the
+		// start instead of leaving a server nobody can scrape.
+		ln, err := net.Listen("tcp", cfg.AdminAddr)
+		if err != nil {
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		admin := &http.Server{Handler: a.AdminHandler(), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: cfg.HTTPReadTimeout, IdleTimeout: cfg.HTTPIdleTimeout}
+		go func() { errc <- fmt.Errorf("admin: %w", admin.Serve(ln)) }()
+		defer admin.Close() // last: metrics stay scrapable while draining
+		log.Info("admin listening", "addr", ln.Addr().String())
+	}
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("listening", "addr", cfg.HTTPAddr)
 	select {
@@ -149,7 +178,16 @@ func Run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		return fmt.Errorf("http: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	// Unready first, still serving: load balancers see /readyz fail and
+	// move new clients elsewhere before the listener closes.
+	a.BeginDrain()
+	log.Info("shutting down: unready", "grace", cfg.DrainGrace)
+	select {
+	case <-time.After(cfg.DrainGrace):
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	}
+	log.Info("shutting down: closing the listener and draining clients")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout+5*time.Second)
 	defer cancel()
 	// Shutdown closes the listener first; hijacked WebSockets are not

@@ -15,6 +15,9 @@ import (
 // Config is the server's configuration.
 type Config struct {
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// AdminAddr serves /metrics, the probes and (with PPROF) the profiler,
+	// off the public port; empty turns the admin listener off.
+	AdminAddr string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:9091"`
 	// HTTP timeouts of the API (WebSockets are not bound by them).
 	HTTPReadTimeout  time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"30s"`
 	HTTPWriteTimeout time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`
@@ -23,7 +26,7 @@ type Config struct {
 	ServerID  string `env:"SERVER_ID"`
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
-	// Pprof serves /debug/pprof: for profiling on a trusted network only.
+	// Pprof serves /debug/pprof on the admin listener.
 	Pprof bool `env:"PPROF" envDefault:"false"`
 
 	DatabaseURL string `env:"DATABASE_URL,required"`
@@ -49,6 +52,9 @@ type Config struct {
 	// TrustForwardedFor takes the client address from X-Forwarded-For; only
 	// behind a proxy that sets it.
 	TrustForwardedFor bool `env:"TRUST_FORWARDED_FOR" envDefault:"false"`
+	// WSConnsPerAddr caps the WebSockets one client address holds open at
+	// once (0: no cap); past it the upgrade gets 429.
+	WSConnsPerAddr int `env:"WS_CONNS_PER_ADDR" envDefault:"500"`
 
 	TokenTTL      time.Duration `env:"TOKEN_TTL" envDefault:"720h"`
 	LoginPerUser  int           `env:"LOGIN_LIMIT_PER_USER" envDefault:"10"`
@@ -75,7 +81,11 @@ type Config struct {
 	GapTimeout   time.Duration `env:"GAP_TIMEOUT" envDefault:"6s"`
 	DedupTTL     time.Duration `env:"DEDUP_TTL" envDefault:"24h"`
 	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT" envDefault:"10s"`
-	PresenceTTL  time.Duration `env:"PRESENCE_TTL" envDefault:"30s"`
+	// DrainGrace is how long, after SIGTERM, the server keeps serving
+	// while /readyz answers 503, so load balancers stop sending it new
+	// clients before it stops accepting.
+	DrainGrace  time.Duration `env:"DRAIN_GRACE" envDefault:"5s"`
+	PresenceTTL time.Duration `env:"PRESENCE_TTL" envDefault:"30s"`
 }
 
 // KafkaSecurity is how every Kafka client authenticates (README,
@@ -120,6 +130,12 @@ func parse(opts env.Options) (Config, error) {
 	case "single", "cluster", "sentinel":
 	default:
 		return c, fmt.Errorf("config: REDIS_MODE must be single, cluster or sentinel, not %q", c.RedisMode)
+	}
+	if c.DrainGrace < 0 {
+		return c, fmt.Errorf("config: DRAIN_GRACE must not be negative")
+	}
+	if c.WSConnsPerAddr < 0 {
+		return c, fmt.Errorf("config: WS_CONNS_PER_ADDR must be 0 (no cap) or positive")
 	}
 	if c.PresenceTTL < time.Second {
 		return c, fmt.Errorf("config: PRESENCE_TTL must be at least 1s")

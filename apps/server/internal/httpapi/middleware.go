@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/rookery-chat/rookery/apps/server/internal/auth"
+	"github.com/rookery-chat/rookery/apps/server/internal/ratelimit"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
@@ -60,17 +60,7 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 
 // clientAddr is the caller's IP address, for per-address limits.
 func (a *API) clientAddr(r *http.Request) string {
-	if a.cfg.TrustForwardedFor {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			return strings.TrimSpace(first)
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return ratelimit.ClientAddr(r, a.cfg.TrustForwardedFor)
 }
 
 var httpRequests = promauto.NewHistogramVec(prometheus.HistogramOpts{

@@ -3,9 +3,11 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -76,6 +78,9 @@ type Deps struct {
 	Events  Events
 	Rooms   Rooms
 	Checks  []Check
+	// Draining, once true, makes /readyz answer 503: the server is
+	// shutting down and a load balancer should stop sending it clients.
+	Draining *atomic.Bool
 	// WebSocket handles GET /ws.
 	WebSocket http.Handler
 }
@@ -89,31 +94,34 @@ type API struct {
 	events  Events
 	rooms   Rooms
 	checks  []Check
+	// draining is Deps.Draining (never nil).
+	draining *atomic.Bool
 }
 
 // NewRouter builds the server's HTTP handler.
 func NewRouter(d Deps) http.Handler {
-	a := &API{log: d.Log, cfg: d.Config, store: d.Store, limiter: d.Limiter, events: d.Events, rooms: d.Rooms, checks: d.Checks}
+	a := &API{log: d.Log, cfg: d.Config, store: d.Store, limiter: d.Limiter, events: d.Events, rooms: d.Rooms, checks: d.Checks,
+		draining: cmp.Or(d.Draining, new(atomic.Bool))}
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Use(securityHeaders)
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
-	r.Get("/readyz", a.ready)
-	r.Handle("/metrics", promhttp.Handler())
-	if d.Config.Pprof {
-		r.Mount("/debug", middleware.Profiler())
-	}
+	a.probes(r)
 	if d.WebSocket != nil {
 		r.Handle("/ws", d.WebSocket)
 	}
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(cors.Handler(cors.Options{
-			AllowedOrigins: d.Config.AllowedOrigins,
-			AllowedMethods: []string{"GET", "POST"},
-			AllowedHeaders: []string{"Authorization", "Content-Type"},
-			ExposedHeaders: []string{"Retry-After"},
-			MaxAge:         600,
-		}))
+		// Cross-origin calls only from the configured origins (the web
+		// app's): go-chi/cors treats an empty list as "every origin",
+		// which would let any page sign its visitors up and log them in.
+		if len(d.Config.AllowedOrigins) > 0 {
+			r.Use(cors.Handler(cors.Options{
+				AllowedOrigins: d.Config.AllowedOrigins,
+				AllowedMethods: []string{"GET", "POST"},
+				AllowedHeaders: []string{"Authorization", "Content-Type"},
+				ExposedHeaders: []string{"Retry-After"},
+				MaxAge:         600,
+			}))
+		}
 		r.Use(metricsMiddleware)
 		r.Post("/auth/signup", a.handle(a.signup))
 		r.Post("/auth/login", a.handle(a.login))
@@ -141,6 +149,30 @@ func NewRouter(d Deps) http.Handler {
 	return r
 }
 
+// NewAdminRouter builds the admin listener's handler (ADMIN_ADDR): the
+// probes, Prometheus metrics and, with PPROF, the profiler. None of it is
+// on the public listener: metrics tell an attacker about load and users,
+// and the profiler can stall the process.
+func NewAdminRouter(d Deps) http.Handler {
+	a := &API{log: d.Log, cfg: d.Config, checks: d.Checks, draining: cmp.Or(d.Draining, new(atomic.Bool))}
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	a.probes(r)
+	r.Handle("/metrics", promhttp.Handler())
+	if d.Config.Pprof {
+		r.Mount("/debug", middleware.Profiler())
+	}
+	return r
+}
+
+// probes are the health (the process runs) and readiness (its
+// dependencies answer) probes, on both listeners: load balancers probe the
+// public port, orchestrators either.
+func (a *API) probes(r chi.Router) {
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	r.Get("/readyz", a.ready)
+}
+
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -152,6 +184,13 @@ func securityHeaders(next http.Handler) http.Handler {
 }
 
 func (a *API) ready(w http.ResponseWriter, r *http.Request) {
+	if a.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+			"error":       protocol.ErrorDetail{Code: protocol.CodeUnavailable, Message: "shutting down"},
+			"unavailable": []string{"draining"},
+		})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	var failing []string

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rookery-chat/rookery/apps/server/internal/auth"
+	"github.com/rookery-chat/rookery/apps/server/internal/ratelimit"
 	"github.com/rookery-chat/rookery/apps/server/internal/socket"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
@@ -48,6 +49,22 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"error":{"code":"forbidden","message":"origin not allowed"}}`))
 		return
 	}
+	// Past the cap, one address gets 429 before any handshake work: a
+	// flood of sockets from one place cannot exhaust the server's files.
+	addr := ratelimit.ClientAddr(r, h.opts.TrustForwardedFor)
+	if !h.addrs.Acquire(addr) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "10")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"error":{"code":"rate_limited","message":"too many connections from this address"}}`))
+		return
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			h.addrs.Release(addr)
+		}
+	}()
 	up := websocket.Upgrader{
 		// Small read buffers (frames are small; bigger ones are read in
 		// parts); gorilla never writes after the handshake.
@@ -79,7 +96,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The connection's reader runs on a goroutine of its own, owned by the
 	// hub, and net/http's goroutine returns: its stack, deep with server
 	// and router frames, would otherwise be held by every idle connection.
+	handedOff = true
 	h.goWork(func() {
+		defer h.addrs.Release(addr)
 		defer close(c.done)
 		h.readLoop(c)
 		c.CloseWith(protocol.CloseNormal, "", false)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rookery-chat/rookery/apps/server/internal/fanout"
 	"github.com/rookery-chat/rookery/apps/server/internal/history"
+	"github.com/rookery-chat/rookery/apps/server/internal/ratelimit"
 	"github.com/rookery-chat/rookery/apps/server/internal/send"
 	"github.com/rookery-chat/rookery/apps/server/internal/socket"
 	"github.com/rookery-chat/rookery/packages/bus"
@@ -37,6 +38,10 @@ type Options struct {
 	PresenceTTL time.Duration
 	// AllowedOrigins may open WebSockets besides same-origin pages.
 	AllowedOrigins []string
+	// ConnsPerAddr caps one client address's open WebSockets (0: no
+	// cap); TrustForwardedFor takes the address from X-Forwarded-For.
+	ConnsPerAddr      int
+	TrustForwardedFor bool
 	// RequestTimeout bounds one client request.
 	RequestTimeout time.Duration
 
@@ -73,8 +78,9 @@ type Hub struct {
 	members  *memberCache
 	reads    *readCoalescer
 	presence *presence
-	jobs     chan job      // client requests for the workers
-	slow     chan struct{} // slots of slow requests run off the workers
+	addrs    *ratelimit.Concurrent // open connections per client address
+	jobs     chan job              // client requests for the workers
+	slow     chan struct{}         // slots of slow requests run off the workers
 
 	ctx    context.Context // ends at Close; parent of every goroutine's context
 	cancel context.CancelFunc
@@ -89,6 +95,7 @@ func NewHub(log *slog.Logger, opts Options, st Store, b bus.Broker, p send.Produ
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{log: log, opts: opts, store: st, broker: b, ctx: ctx, cancel: cancel,
 		conns:   newRegistry(),
+		addrs:   &ratelimit.Concurrent{Max: opts.ConnsPerAddr},
 		members: newMemberCache(30*time.Second, 100_000),
 		jobs:    make(chan job, opts.Workers),
 		slow:    make(chan struct{}, slowSlots)}

@@ -3,6 +3,7 @@ package servertest_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -260,6 +261,106 @@ func TestDrainSaysGoodbye(t *testing.T) {
 		w.Send(map[string]string{"type": "hello", "token": tok})
 		if code := w.CloseCode(); code != protocol.CloseGoingAway {
 			t.Fatalf("connection during drain: close %d", code)
+		}
+	}
+}
+
+// TestCORS: the API answers cross-origin calls only from ALLOWED_ORIGINS;
+// without it, no foreign page may call it (same-origin only).
+func TestCORS(t *testing.T) {
+	c := servertest.NewCluster(t)
+	open := c.Start(t, "s1", "ALLOWED_ORIGINS", "https://chat.example")
+	closed := c.Start(t, "s2")
+	allowed := func(s *servertest.Server, method, origin string) string {
+		t.Helper()
+		req, err := http.NewRequest(method, s.URL+"/api/v1/auth/login", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Content-Type", "application/json")
+		if method == http.MethodOptions {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			req.Header.Set("Access-Control-Request-Headers", "content-type")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Access-Control-Allow-Origin")
+	}
+	for _, method := range []string{http.MethodOptions, http.MethodPost} {
+		if got := allowed(open, method, "https://chat.example"); got != "https://chat.example" {
+			t.Errorf("%s from the allowed origin: Access-Control-Allow-Origin %q", method, got)
+		}
+		if got := allowed(open, method, "https://evil.example"); got != "" {
+			t.Errorf("%s from a foreign origin: Access-Control-Allow-Origin %q", method, got)
+		}
+		if got := allowed(closed, method, "https://evil.example"); got != "" {
+			t.Errorf("%s without ALLOWED_ORIGINS: Access-Control-Allow-Origin %q", method, got)
+		}
+	}
+}
+
+// TestConnectionsPerAddress: one address holds at most WS_CONNS_PER_ADDR
+// WebSockets; the next upgrade gets 429 rate_limited, and a closed
+// connection gives its place back.
+func TestConnectionsPerAddress(t *testing.T) {
+	c := servertest.NewCluster(t)
+	s := c.Start(t, "s1", "WS_CONNS_PER_ADDR", "2")
+	_, tok := s.Signup(t, "alice")
+	first := s.Dial(t, tok)
+	s.Dial(t, tok)
+	_, resp, err := s.DialRaw(t, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a third connection from one address: err %v, response %v", err, resp)
+	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	first.Conn.Close()
+	deadline := time.Now().Add(servertest.Timeout)
+	for {
+		conn, _, err := s.DialRaw(t, nil)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the closed connection's place was not given back: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the server, bounded by the deadline
+	}
+}
+
+// TestAdminEndpointsOffThePublicPort: metrics and the profiler are served
+// by the admin handler (ADMIN_ADDR) only; the probes by both.
+func TestAdminEndpointsOffThePublicPort(t *testing.T) {
+	c := servertest.NewCluster(t)
+	s := c.Start(t, "s1", "PPROF", "true")
+	get := func(h http.Handler, path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	for _, path := range []string{"/metrics", "/debug/pprof/"} {
+		if code, _ := get(s.App.Handler(), path); code != http.StatusNotFound {
+			t.Errorf("public %s: %d, want 404", path, code)
+		}
+		if code, _ := get(s.App.AdminHandler(), path); code != http.StatusOK {
+			t.Errorf("admin %s: %d", path, code)
+		}
+	}
+	if _, body := get(s.App.AdminHandler(), "/metrics"); !strings.Contains(body, "rookery_ws_connections") {
+		t.Error("admin /metrics has no rookery metrics")
+	}
+	for _, h := range []http.Handler{s.App.Handler(), s.App.AdminHandler()} {
+		if code, _ := get(h, "/healthz"); code != http.StatusOK {
+			t.Errorf("/healthz: %d", code)
+		}
+		if code, _ := get(h, "/readyz"); code != http.StatusOK {
+			t.Errorf("/readyz: %d", code)
 		}
 	}
 }

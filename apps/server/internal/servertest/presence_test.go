@@ -65,17 +65,7 @@ func TestPresenceOfKilledServer(t *testing.T) {
 	alice.Subscribe(room.ID, nil)
 
 	// The other server is a separate process, to be killed for real.
-	port, err := devenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"SERVER_ID=doomed", fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port), "PRESENCE_TTL=3s"}
-	for k, v := range c.Vars {
-		env = append(env, k+"="+v)
-	}
-	proc := testenv.StartApp(t, "doomed", testenv.BuildApp(t, "server"), env...)
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHealthy(t, url)
+	proc, url := startProcess(t, c, "doomed", "PRESENCE_TTL=3s")
 	servertest.DialURL(t, url, bTok)
 	if f := nextPresence(alice, "bob"); f.M["online"] != true {
 		t.Fatalf("bob online: %s", f.Raw)
@@ -201,4 +191,23 @@ func waitHealthy(t *testing.T, base string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, base+" healthy")
+}
+
+// startProcess runs a server of the cluster as a process of its own (to
+// be killed or signalled for real), with extra settings KEY=value, and
+// waits until it is healthy. It returns the process and its base URL.
+func startProcess(t *testing.T, c *servertest.Cluster, id string, vars ...string) (*devenv.Proc, string) {
+	t.Helper()
+	port, err := devenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"SERVER_ID=" + id, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port), "ADMIN_ADDR=127.0.0.1:0"}
+	for k, v := range c.Vars {
+		env = append(env, k+"="+v)
+	}
+	proc := testenv.StartApp(t, id, testenv.BuildApp(t, "server"), append(env, vars...)...)
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHealthy(t, url)
+	return proc, url
 }

@@ -33,6 +33,8 @@ const (
 	server1     = 8081
 	server2     = 8082
 	persistPort = 8090
+	admin1      = 9181 // the servers' admin listeners: metrics, probes, pprof
+	admin2      = 9182
 )
 
 type app struct {
@@ -203,13 +205,14 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	origins := fmt.Sprintf("ALLOWED_ORIGINS=%s,http://127.0.0.1:%d", webURL, webPort)
 	// On one machine every client comes from 127.0.0.1: per-address limits
 	// sized for the internet would stop the load generator.
-	common = append(common, "SIGNUP_LIMIT_PER_ADDR=100000", "LOGIN_LIMIT_PER_ADDR=100000")
-	// Profiling on loopback, for `loadgen` runs.
-	common = append(common, "PPROF=true")
+	common = append(common, "SIGNUP_LIMIT_PER_ADDR=100000", "LOGIN_LIMIT_PER_ADDR=100000", "WS_CONNS_PER_ADDR=100000")
+	// Profiling on loopback, for `loadgen` runs; no load balancer to wait
+	// for at Ctrl-C.
+	common = append(common, "PPROF=true", "DRAIN_GRACE=0s")
 	apps := []app{
 		{name: "persister", bin: "persister", port: persistPort, env: []string{"DATABASE_URL=" + dbURL, "KAFKA_BROKERS=" + brokers}},
-		{name: "server-1", bin: "server", port: server1, env: append([]string{"SERVER_ID=server-1", origins}, common...)},
-		{name: "server-2", bin: "server", port: server2, env: append([]string{"SERVER_ID=server-2", origins}, common...)},
+		{name: "server-1", bin: "server", port: server1, env: append([]string{"SERVER_ID=server-1", origins, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin1)}, common...)},
+		{name: "server-2", bin: "server", port: server2, env: append([]string{"SERVER_ID=server-2", origins, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin2)}, common...)},
 		{name: "web", bin: "web", port: webPort, env: []string{"SERVER_URLS=" + strings.Join(serverURLs, ",")}},
 	}
 	for _, a := range apps {
@@ -238,6 +241,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 		{"DATABASE_URL", dbURL}, {"REDIS_URL", redisURL}, {"REDIS_MODE", cmp.Or(redisMode, "single")}, {"KAFKA_BROKERS", brokers},
 		{"SERVER_URLS", strings.Join(serverURLs, ",")}, {"WEB_URL", webURL},
 		{"PERSISTER_URL", fmt.Sprintf("http://localhost:%d", persistPort)},
+		{"SERVER_ADMIN_URLS", fmt.Sprintf("http://localhost:%d,http://localhost:%d", admin1, admin2)},
 	}
 	mu.Unlock()
 	writeEnv()
@@ -245,8 +249,8 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 
 	fmt.Printf("\nRookery is running (written to %s; a process that exits is restarted):\n", devEnvPath)
 	kv, _ := readEnvFile(devEnvPath)
-	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "SERVER_URLS", "WEB_URL", "PERSISTER_URL"} {
-		fmt.Printf("  %-14s %s\n", k, kv[k])
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "SERVER_URLS", "SERVER_ADMIN_URLS", "WEB_URL", "PERSISTER_URL"} {
+		fmt.Printf("  %-17s %s\n", k, kv[k])
 	}
 	fmt.Printf("\nOpen %s in two browser windows. Ctrl-C stops everything.\n\n", webURL)
 	<-ctx.Done()
