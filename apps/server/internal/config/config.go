@@ -18,6 +18,9 @@ type Config struct {
 	// AdminAddr serves /metrics, the probes and (with PPROF) the profiler,
 	// off the public port; empty turns the admin listener off.
 	AdminAddr string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:9091"`
+	// PublicMetrics also serves /metrics on HTTP_ADDR, where the contract
+	// lists it; deployments that scrape ADMIN_ADDR turn it off.
+	PublicMetrics bool `env:"PUBLIC_METRICS" envDefault:"true"`
 	// HTTP timeouts of the API (WebSockets are not bound by them).
 	HTTPReadTimeout  time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"30s"`
 	HTTPWriteTimeout time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`

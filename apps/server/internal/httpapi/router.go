@@ -106,6 +106,9 @@ func NewRouter(d Deps) http.Handler {
 	r.Use(middleware.Recoverer)
 	r.Use(securityHeaders)
 	a.probes(r)
+	if d.Config.PublicMetrics {
+		r.Handle("/metrics", promhttp.Handler())
+	}
 	if d.WebSocket != nil {
 		r.Handle("/ws", d.WebSocket)
 	}
@@ -150,9 +153,9 @@ func NewRouter(d Deps) http.Handler {
 }
 
 // NewAdminRouter builds the admin listener's handler (ADMIN_ADDR): the
-// probes, Prometheus metrics and, with PPROF, the profiler. None of it is
-// on the public listener: metrics tell an attacker about load and users,
-// and the profiler can stall the process.
+// probes, Prometheus metrics and, with PPROF, the profiler. The profiler is
+// never on the public listener (it can stall the process), metrics only
+// with PUBLIC_METRICS (they tell anyone about load and users).
 func NewAdminRouter(d Deps) http.Handler {
 	a := &API{log: d.Log, cfg: d.Config, checks: d.Checks, draining: cmp.Or(d.Draining, new(atomic.Bool))}
 	r := chi.NewRouter()

@@ -334,11 +334,14 @@ func TestConnectionsPerAddress(t *testing.T) {
 	}
 }
 
-// TestAdminEndpointsOffThePublicPort: metrics and the profiler are served
-// by the admin handler (ADMIN_ADDR) only; the probes by both.
+// TestAdminEndpointsOffThePublicPort: with PUBLIC_METRICS=false, metrics
+// and the profiler are served by the admin handler (ADMIN_ADDR) only; the
+// probes by both. By default /metrics is on the public port too, where
+// the contract lists it; the profiler never is.
 func TestAdminEndpointsOffThePublicPort(t *testing.T) {
 	c := servertest.NewCluster(t)
-	s := c.Start(t, "s1", "PPROF", "true")
+	byDefault := c.Start(t, "s0", "PPROF", "true")
+	s := c.Start(t, "s1", "PPROF", "true", "PUBLIC_METRICS", "false")
 	get := func(h http.Handler, path string) (int, string) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -351,6 +354,12 @@ func TestAdminEndpointsOffThePublicPort(t *testing.T) {
 		if code, _ := get(s.App.AdminHandler(), path); code != http.StatusOK {
 			t.Errorf("admin %s: %d", path, code)
 		}
+	}
+	if code, _ := get(byDefault.App.Handler(), "/metrics"); code != http.StatusOK {
+		t.Errorf("public /metrics by default: %d", code)
+	}
+	if code, _ := get(byDefault.App.Handler(), "/debug/pprof/"); code != http.StatusNotFound {
+		t.Errorf("public /debug/pprof/ by default: %d", code)
 	}
 	if _, body := get(s.App.AdminHandler(), "/metrics"); !strings.Contains(body, "rookery_ws_connections") {
 		t.Error("admin /metrics has no rookery metrics")
