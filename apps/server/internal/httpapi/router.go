@@ -107,10 +107,10 @@ func NewRouter(d Deps) http.Handler {
 	r.Use(securityHeaders)
 	a.probes(r)
 	if d.Config.PublicMetrics {
-		r.Handle("/metrics", promhttp.Handler())
+		r.Method(http.MethodGet, "/metrics", promhttp.Handler())
 	}
 	if d.WebSocket != nil {
-		r.Handle("/ws", d.WebSocket)
+		r.Method(http.MethodGet, "/ws", d.WebSocket)
 	}
 	r.Route("/api/v1", func(r chi.Router) {
 		// Cross-origin calls only from the configured origins (the web
@@ -126,6 +126,7 @@ func NewRouter(d Deps) http.Handler {
 			}))
 		}
 		r.Use(metricsMiddleware)
+		r.Get("/openapi.json", serveOpenAPI)
 		r.Post("/auth/signup", a.handle(a.signup))
 		r.Post("/auth/login", a.handle(a.login))
 		r.Group(func(r chi.Router) {
@@ -161,7 +162,7 @@ func NewAdminRouter(d Deps) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	a.probes(r)
-	r.Handle("/metrics", promhttp.Handler())
+	r.Method(http.MethodGet, "/metrics", promhttp.Handler())
 	if d.Config.Pprof {
 		r.Mount("/debug", middleware.Profiler())
 	}
