@@ -1,8 +1,11 @@
 package devenv_test
 
 import (
+	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -64,6 +67,69 @@ func TestDockerignore(t *testing.T) {
 	for _, want := range []string{".data/", ".git/", "artifacts/", "/server", "/loadgen"} {
 		if !have[want] {
 			t.Errorf(".dockerignore does not exclude %s", want)
+		}
+	}
+}
+
+// TestGrafanaDashboard: deploy/grafana/rookery.json is a dashboard whose
+// every query names metrics the apps register (a renamed metric would
+// leave an empty panel nobody notices).
+func TestGrafanaDashboard(t *testing.T) {
+	root := testenv.RepoRoot()
+	b, err := os.ReadFile(filepath.Join(root, "deploy", "grafana", "rookery.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		UID    string `json:"uid"`
+		Panels []struct {
+			ID      int    `json:"id"`
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("rookery.json: %v", err)
+	}
+	registered := map[string]bool{}
+	decl := regexp.MustCompile(`Name:\s*"(rookery_[a-z_]+)"`)
+	err = filepath.WalkDir(filepath.Join(root, "apps"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		for _, m := range decl.FindAllStringSubmatch(string(src), -1) {
+			registered[m[1]] = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dash.UID == "" || len(dash.Panels) < 8 {
+		t.Fatalf("uid %q, %d panels", dash.UID, len(dash.Panels))
+	}
+	used := regexp.MustCompile(`rookery_[a-z_]+`)
+	ids := map[int]bool{}
+	for _, p := range dash.Panels {
+		if ids[p.ID] {
+			t.Errorf("panel id %d twice", p.ID)
+		}
+		ids[p.ID] = true
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, q := range p.Targets {
+			for _, name := range used.FindAllString(q.Expr, -1) {
+				for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+					name = strings.TrimSuffix(name, suffix)
+				}
+				if !registered[name] {
+					t.Errorf("panel %q queries %s, which no app registers", p.Title, name)
+				}
+			}
 		}
 	}
 }
