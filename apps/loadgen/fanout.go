@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -40,7 +41,8 @@ type fanoutOpts struct {
 	rate       float64
 	dur        time.Duration
 	pids       []int
-	stack      roles // every process of the cluster, for stackCPU
+	stack      roles  // every process of the cluster, for stackCPU
+	setup      string // where accounts and the room are made (servers[0] when empty)
 }
 
 // latencySampler keeps every k-th latency, bounded, so that a 200k/s run
@@ -89,11 +91,12 @@ func sentAt(frame []byte) (int64, bool) {
 func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
 	res := FanoutResult{Scenario: "fanout", Subscribers: o.subs, Publishers: o.pubs, Rate: o.rate, Duration: o.dur.Seconds()}
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	owner, err := account(ctx, o.servers[0], "lg-owner-"+tag)
+	setup := cmp.Or(o.setup, o.servers[0])
+	owner, err := account(ctx, setup, "lg-owner-"+tag)
 	if err != nil {
 		return res, err
 	}
-	room, err := createRoom(ctx, o.servers[0], owner.Token, "fanout-"+tag)
+	room, err := createRoom(ctx, setup, owner.Token, "fanout-"+tag)
 	if err != nil {
 		return res, err
 	}
@@ -101,22 +104,22 @@ func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
 	const subUsers = 10
 	var subTokens []string
 	for i := 0; i < subUsers; i++ {
-		s, err := account(ctx, o.servers[i%len(o.servers)], fmt.Sprintf("lg-s%d-%s", i, tag))
+		s, err := account(ctx, setup, fmt.Sprintf("lg-s%d-%s", i, tag))
 		if err != nil {
 			return res, err
 		}
-		if err := join(ctx, o.servers[0], s.Token, room.ID); err != nil {
+		if err := join(ctx, setup, s.Token, room.ID); err != nil {
 			return res, err
 		}
 		subTokens = append(subTokens, s.Token)
 	}
 	var pubTokens []string
 	for i := 0; i < o.pubs; i++ {
-		s, err := account(ctx, o.servers[i%len(o.servers)], fmt.Sprintf("lg-p%d-%s", i, tag))
+		s, err := account(ctx, setup, fmt.Sprintf("lg-p%d-%s", i, tag))
 		if err != nil {
 			return res, err
 		}
-		if err := join(ctx, o.servers[0], s.Token, room.ID); err != nil {
+		if err := join(ctx, setup, s.Token, room.ID); err != nil {
 			return res, err
 		}
 		pubTokens = append(pubTokens, s.Token)

@@ -6,6 +6,7 @@
 //	loadgen fanout  -servers URL,URL -c 1000 -p 20 -rate 50 -d 20s [-pids PID,PID]
 //	loadgen rooms   -servers URL,URL -c 100 -rooms 100 -rate 1000 -d 20s
 //	loadgen idle    -servers URL,URL -c 5000 -pids PID,PID
+//	loadgen density -servers URL[,SETUP_URL] -pids PID -c 10000 -rooms 1000 [-per-proc 9000]
 //	loadgen persist -db URL -brokers HOST:PORT -persister PATH -n 200000
 //	loadgen bench   [-runs 3]   the standard set against `go tool task dev`
 //	loadgen chaos   [-short] [-faults 1,2] [-redis cluster] [-v]   the fault suite, on clusters of its own
@@ -54,7 +55,7 @@ func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen fanout|rooms|idle|persist|bench|chaos|scale [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen fanout|rooms|idle|density|persist|bench|chaos|scale [flags]")
 		os.Exit(2)
 	}
 	// The chaos suite kills Redis nodes on purpose: go-redis's log of the
@@ -62,6 +63,13 @@ func main() {
 	redis.SetLogger(quietRedis{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Args[1] == densityChild {
+		if err := densityMain(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen connecting process:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if os.Args[1] == publishChild {
 		if err := publishMain(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen publisher:", err)
@@ -97,6 +105,7 @@ func run(ctx context.Context, scenario string, args []string) error {
 	n := fs.Int("n", 200000, "messages (persist)")
 	baseline := fs.Int("baseline", 20000, "rows for the one-INSERT-per-row baseline (persist)")
 	runs := fs.Int("runs", 1, "repetitions (bench); the table shows medians")
+	perProc := fs.Int("per-proc", 9000, "connections per connecting process (density; a process may hold only so many files)")
 	envPath := fs.String("env", ".data/dev.env", "the local cluster's env file: bench reads the servers from it; bench, rooms and fanout the PIDs of every process, for the CPU of the whole stack")
 	_ = fs.Parse(args)
 	if *dur > 5*time.Minute {
@@ -122,6 +131,14 @@ func run(ctx context.Context, scenario string, args []string) error {
 		res, err = runFanout(ctx, fanoutOpts{servers: srv, subs: *c, pubs: *p, rate: *rate, dur: *dur, pids: pidList(*pids), stack: stack})
 	case "rooms":
 		res, err = runRooms(ctx, srv, *c, *rooms, *rate, *dur, pidList(*pids), stack)
+	case "density":
+		ps := pidList(*pids)
+		if len(ps) != 1 {
+			return fmt.Errorf("density measures the first of -servers: give its -pids PID")
+		}
+		// Sign-ups go through the second server, if any, so the measured
+		// one's heap holds connections only.
+		res, err = runDensity(ctx, srv[0], srv[len(srv)-1], *c, *rooms, *perProc, ps[0])
 	case "idle":
 		res, err = runIdle(ctx, srv, *c, pidList(*pids))
 	case "persist":
@@ -151,6 +168,11 @@ func printTable(res any) {
 			r.Clients, r.Rooms, r.Rate, r.Duration, r.Acked, r.Sent, r.Errors, r.AckLatency.P50, r.AckLatency.P95, r.AckLatency.P99, r.AckLatency.Max)
 		fmt.Printf("        delivered %d (ratio %.4f) | send → delivery p50 %.1f p95 %.1f p99 %.1f max %.1f ms | %s\n",
 			r.Delivered, r.DeliveryRatio, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.stackCPU)
+	case DensityResult:
+		fmt.Printf("density C=%d rooms=%d over %d processes | connected in %.1fs (%.0f/s), subscribed by %.1fs | server RSS %d -> %d KB: %.2f KB per connection\n",
+			r.Connections, r.Rooms, r.Processes, r.ConnectSecs, r.ConnectRate, r.SubscribeSecs, r.RSSBeforeKB, r.RSSAfterKB, r.KBPerConn)
+		fmt.Printf("        meanwhile a room of 100 at 10 msg/s: delivered %.4f, p50 %.1f p99 %.1f ms\n",
+			r.HotRoom.DeliveryRatio, r.HotRoom.Latency.P50, r.HotRoom.Latency.P99)
 	case IdleResult:
 		fmt.Printf("idle    C=%d | KB per connection per server: %v\n", r.Connections, r.KBPerConn)
 	case PersistResult:
