@@ -160,19 +160,38 @@ func (s *shardedSubscriber) moved(sh *shard, room string) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-		defer cancel()
 		ch := s.keys.Channel(room)
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 		_ = sh.ps.SUnsubscribe(ctx, ch) // forget it here, or a reconnect would bring it back
-		// go-redis still maps the slot to this shard until it reloads
-		// the cluster's layout (lazily, in the background); subscribing
-		// before would go to the old master and be refused with MOVED.
-		err := s.awaitOwner(ctx, ch, sh.addr)
-		if err == nil {
-			err = s.Subscribe(ctx, room)
-		}
-		if err != nil && s.ctx.Err() == nil {
-			slog.Warn("room not subscribed again after its slot moved", "room", room, "err", err)
+		cancel()
+		// Until the room is subscribed on its new shard, or no longer
+		// wanted: a room left deaf would never learn it is.
+		for backoff := time.Second; ; backoff = min(2*backoff, 10*time.Second) {
+			// go-redis still maps the slot to this shard until it
+			// reloads the cluster's layout (lazily, in the background);
+			// subscribing before would go to the old master and be
+			// refused with MOVED.
+			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+			err := s.awaitOwner(ctx, ch, sh.addr)
+			if err == nil {
+				err = s.Subscribe(ctx, room)
+			}
+			cancel()
+			if err == nil || s.ctx.Err() != nil {
+				return
+			}
+			s.mu.Lock()
+			wanted := s.rooms[room] == sh
+			s.mu.Unlock()
+			if !wanted {
+				return // unsubscribed meanwhile
+			}
+			slog.Warn("room not subscribed again after its slot moved; retrying", "room", room, "err", err)
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
 		}
 	}()
 }

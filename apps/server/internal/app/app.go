@@ -168,7 +168,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		admin := &http.Server{Handler: a.AdminHandler(), ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: cfg.HTTPReadTimeout, IdleTimeout: cfg.HTTPIdleTimeout}
 		go func() { errc <- fmt.Errorf("admin: %w", admin.Serve(ln)) }()
-		defer admin.Close() // last: metrics stay scrapable while draining
+		defer admin.Close() // when Run returns, after the drain: metrics stay scrapable while draining
 		log.Info("admin listening", "addr", ln.Addr().String())
 	}
 	go func() { errc <- srv.ListenAndServe() }()
