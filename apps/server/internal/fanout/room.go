@@ -96,6 +96,9 @@ func (r *room) offer(seq int64, frame []byte) {
 // deliver sends one seq to every subscriber; r.mu is held.
 func (r *room) deliver(seq int64, frame []byte) {
 	messagesFanout.Inc()
+	if ts, ok := frameTime(frame); ok {
+		fanoutLatency.Observe(time.Since(ts).Seconds())
+	}
 	for s := range r.subs {
 		s.send(seq, frame)
 	}
