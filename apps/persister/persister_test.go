@@ -98,8 +98,8 @@ func waitStatus(t *testing.T, url string, status int, within time.Duration) {
 	t.Fatalf("%s answered %d, want %d within %s", url, last, status, within)
 }
 
-func (f *fixture) msg(seq int) protocol.Message {
-	return protocol.Message{ID: uuid.Must(uuid.NewV7()).String(), Room: f.room.String(), Seq: int64(seq), Sender: f.user,
+func (f *fixture) msg(seq int) protocol.Event {
+	return protocol.Event{ID: uuid.Must(uuid.NewV7()).String(), Room: f.room.String(), Seq: int64(seq), Sender: f.user,
 		Body: fmt.Sprintf("message %d", seq), TS: protocol.FormatTime(time.Now()), Ref: fmt.Sprintf("ref-%d", seq)}
 }
 

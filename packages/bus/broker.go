@@ -43,7 +43,7 @@ type Broker interface {
 type Sends interface {
 	// Begin starts a send (see Redis.Begin): RefNew with the message and
 	// its new seq when the caller now owns the ref, else the record.
-	Begin(ctx context.Context, user string, draft protocol.Message, ttl time.Duration, replace int64, seed Seeder) (RefRecord, error)
+	Begin(ctx context.Context, user string, draft protocol.Event, ttl time.Duration, replace int64, seed Seeder) (RefRecord, error)
 	// GetRef reads the record of (room, user, ref); ok is false when none.
 	GetRef(ctx context.Context, room, user, ref string) (rec RefRecord, ok bool, err error)
 	// SetRef stores the record of (room, user, ref) for ttl.

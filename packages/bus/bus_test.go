@@ -32,11 +32,11 @@ func TestCounterOfAnotherRun(t *testing.T) {
 	seed := bustest.Seeder(&epoch)
 	next := func(ref string) int64 {
 		t.Helper()
-		rec, err := r.Begin(ctx, "u", protocol.Message{ID: ref, Room: "room", Ref: ref}, time.Minute, 0, seed)
+		rec, err := r.Begin(ctx, "u", protocol.Event{ID: ref, Room: "room", Ref: ref}, time.Minute, 0, seed)
 		if err != nil || rec.State != bus.RefNew {
 			t.Fatalf("begin %s: %+v %v", ref, rec, err)
 		}
-		return rec.Message.Seq
+		return rec.Event.Seq
 	}
 	c := next("c")
 	if err := r.Commit(ctx, "room", c, time.Now(), []byte(`{}`), nil); err != nil {

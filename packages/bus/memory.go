@@ -92,14 +92,14 @@ func (m *Memory) room(id string) *memRoom {
 func refKey(room, user, ref string) string { return room + "\x00" + user + "\x00" + ref }
 
 // Begin implements Sends; see Redis.Begin.
-func (m *Memory) Begin(ctx context.Context, user string, draft protocol.Message, ttl time.Duration, replace int64, seed Seeder) (RefRecord, error) {
+func (m *Memory) Begin(ctx context.Context, user string, draft protocol.Event, ttl time.Duration, replace int64, seed Seeder) (RefRecord, error) {
 	key := refKey(draft.Room, user, draft.Ref)
 	for attempt := 0; attempt < 3; attempt++ {
 		m.mu.Lock()
 		now := time.Now()
 		if v, ok := m.refs[key]; ok && now.Before(v.exp) {
 			rec, err := parseRecord(v.v)
-			if err != nil || !(replace != 0 && rec.State == RefPending && rec.Message != nil && rec.Message.Seq == replace) {
+			if err != nil || !(replace != 0 && rec.State == RefPending && rec.Event != nil && rec.Event.Seq == replace) {
 				m.mu.Unlock()
 				return rec, err
 			}
@@ -118,7 +118,7 @@ func (m *Memory) Begin(ctx context.Context, user string, draft protocol.Message,
 		m.refs[key] = memValue{v: "P|" + string(b), exp: now.Add(ttl)}
 		r.fly[draft.Seq] = now.Add(Lease)
 		m.mu.Unlock()
-		return RefRecord{State: RefNew, Message: &draft}, nil
+		return RefRecord{State: RefNew, Event: &draft}, nil
 	}
 	return RefRecord{}, unavailable("begin send", fmt.Errorf("counter of room %s vanished while seeding", draft.Room))
 }
@@ -168,8 +168,8 @@ func (m *Memory) GetRef(_ context.Context, room, user, ref string) (RefRecord, b
 // SetRef implements Sends.
 func (m *Memory) SetRef(_ context.Context, room, user, ref string, rec RefRecord, ttl time.Duration) error {
 	v := string(rec.State) + "|"
-	if rec.Message != nil {
-		b, err := json.Marshal(rec.Message)
+	if rec.Event != nil {
+		b, err := json.Marshal(rec.Event)
 		if err != nil {
 			return fmt.Errorf("bus: set ref: %w", err)
 		}
@@ -210,7 +210,11 @@ func (m *Memory) Commit(_ context.Context, room string, seq int64, at time.Time,
 	}
 	r.recentExp = now.Add(m.recentTTL)
 	if done != nil {
-		m.refs[refKey(room, done.User, done.Ref)] = memValue{v: "D|" + string(frame), exp: now.Add(done.TTL)}
+		rec := frame
+		if done.Record != nil {
+			rec = done.Record
+		}
+		m.refs[refKey(room, done.User, done.Ref)] = memValue{v: "D|" + string(rec), exp: now.Add(done.TTL)}
 	}
 	subs := m.subscriptions()
 	m.mu.Unlock()

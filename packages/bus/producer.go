@@ -97,7 +97,7 @@ var errProducerClosed = errors.New("producer closed")
 
 // Produce writes msg and returns once Kafka has acknowledged it, or an
 // unavailable error. When ctx ends first the message may still be written.
-func (p *Producer) Produce(ctx context.Context, msg protocol.Message) error {
+func (p *Producer) Produce(ctx context.Context, msg protocol.Event) error {
 	value, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("bus: produce: %w", err)

@@ -27,7 +27,7 @@ func TestProducerWritesEveryConcurrentSend(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			msg := protocol.Message{ID: fmt.Sprint(i), Room: fmt.Sprintf("room-%d", i%7), Seq: int64(i + 1)}
+			msg := protocol.Event{ID: fmt.Sprint(i), Room: fmt.Sprintf("room-%d", i%7), Seq: int64(i + 1)}
 			if err := p.Produce(ctx, msg); err != nil {
 				errs <- err
 			}
@@ -48,7 +48,7 @@ func TestProducerWritesEveryConcurrentSend(t *testing.T) {
 	// A send after Close fails at once, not when its deadline passes.
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	err := p.Produce(lctx, protocol.Message{ID: "late", Room: "r"})
+	err := p.Produce(lctx, protocol.Event{ID: "late", Room: "r"})
 	if protocol.ErrorCode(err) != protocol.CodeUnavailable || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("send after Close: %v", err)
 	}

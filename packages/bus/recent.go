@@ -39,7 +39,11 @@ for i = 1, 100 do
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('` + publish + `', KEYS[2], ARGV[6])
-if #KEYS == 6 then redis.call('SET', KEYS[6], 'D|' .. ARGV[6], 'PX', ARGV[7]) end
+if #KEYS == 6 then
+  local rec = ARGV[6]
+  if #ARGV >= 8 then rec = ARGV[8] end
+  redis.call('SET', KEYS[6], 'D|' .. rec, 'PX', ARGV[7])
+end
 return 1
 `)
 }
@@ -49,6 +53,9 @@ return 1
 type Done struct {
 	User, Ref string
 	TTL       time.Duration
+	// Record is the event to keep in the record, as JSON; nil keeps the
+	// frame (a message's frame has every field of its event).
+	Record []byte
 }
 
 // ErrFenced means a commit was refused: the seq's epoch ended (or Redis
@@ -71,6 +78,9 @@ func (r *Redis) Commit(ctx context.Context, room string, seq int64, at time.Time
 	if done != nil {
 		keys = append(keys, r.keys.Dedup(room, done.User, done.Ref))
 		args = append(args, done.TTL.Milliseconds())
+		if done.Record != nil {
+			args = append(args, done.Record)
+		}
 	}
 	n, err := r.commit.Run(ctx, r.rdb, keys, args...).Int64()
 	if err != nil {

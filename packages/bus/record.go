@@ -1,7 +1,8 @@
 package bus
 
 // The message log (Kafka, key = room) holds two kinds of record: a
-// protocol.Message as JSON (no "type" field), and a Fence.
+// protocol.Event as JSON (a message, an edit, a deletion or a reaction),
+// and a Fence.
 
 // TypeFence is the "type" of a fence record.
 const TypeFence = "fence"

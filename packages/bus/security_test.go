@@ -73,7 +73,7 @@ func TestKafkaSASLAndTLS(t *testing.T) {
 			}
 			p := bus.NewProducer(bus.ProducerConfig{Kafka: k, Topic: topic, WriteTimeout: 10 * time.Second})
 			defer p.Close()
-			msg := protocol.Message{ID: "0192f1e2-0000-7000-8000-000000000001", Room: "0192f1e2-0000-7000-8000-000000000002", Seq: 1, Body: "over tls", Ref: "r1",
+			msg := protocol.Event{ID: "0192f1e2-0000-7000-8000-000000000001", Room: "0192f1e2-0000-7000-8000-000000000002", Seq: 1, Body: "over tls", Ref: "r1",
 				Sender: protocol.User{ID: "0192f1e2-0000-7000-8000-000000000003", Username: "ann"}, TS: protocol.FormatTime(time.Now())}
 			if err := p.Produce(ctx, msg); err != nil {
 				t.Fatal(err)

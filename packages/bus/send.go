@@ -29,8 +29,8 @@ const (
 // RefRecord is the deduplication record of one (user, ref).
 type RefRecord struct {
 	State RefState
-	// Message is set once the send has chosen its id and seq.
-	Message *protocol.Message
+	// Event is set once the send has chosen its id and seq.
+	Event *protocol.Event
 }
 
 // begin claims a send's ref and, when it is new, allocates the room's next
@@ -62,8 +62,8 @@ func parseRecord(v string) (RefRecord, error) {
 	}
 	rec := RefRecord{State: RefState(v[0])}
 	if len(v) > 2 {
-		rec.Message = new(protocol.Message)
-		if err := json.Unmarshal([]byte(v[2:]), rec.Message); err != nil {
+		rec.Event = new(protocol.Event)
+		if err := json.Unmarshal([]byte(v[2:]), rec.Event); err != nil {
 			return RefRecord{}, fmt.Errorf("bus: send record: %w", err)
 		}
 	}
@@ -80,7 +80,7 @@ func parseRecord(v string) (RefRecord, error) {
 // A seq is never handed out twice: when the room's counter is missing or
 // was written by another Redis run (a restart, a restore, a failover), seed
 // starts a new epoch and Begin tries again.
-func (r *Redis) Begin(ctx context.Context, user string, draft protocol.Message, ttl time.Duration, replace int64, seed Seeder) (RefRecord, error) {
+func (r *Redis) Begin(ctx context.Context, user string, draft protocol.Event, ttl time.Duration, replace int64, seed Seeder) (RefRecord, error) {
 	draft.Seq = 0
 	tmpl, err := json.Marshal(draft)
 	if err != nil {
@@ -100,7 +100,7 @@ func (r *Redis) Begin(ctx context.Context, user string, draft protocol.Message, 
 		switch {
 		case seq > 0:
 			draft.Seq = seq
-			return RefRecord{State: RefNew, Message: &draft}, nil
+			return RefRecord{State: RefNew, Event: &draft}, nil
 		case seq == 0:
 			return parseRecord(v)
 		}
@@ -128,8 +128,8 @@ func (r *Redis) GetRef(ctx context.Context, room, user, ref string) (rec RefReco
 // SetRef stores the record of (room, user, ref) for ttl.
 func (r *Redis) SetRef(ctx context.Context, room, user, ref string, rec RefRecord, ttl time.Duration) error {
 	v := []byte{byte(rec.State), '|'}
-	if rec.Message != nil {
-		b, err := json.Marshal(rec.Message)
+	if rec.Event != nil {
+		b, err := json.Marshal(rec.Event)
 		if err != nil {
 			return fmt.Errorf("bus: set ref: %w", err)
 		}

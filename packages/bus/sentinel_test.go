@@ -23,16 +23,16 @@ func TestRedisSentinel(t *testing.T) {
 	b := open(t, 10).Broker
 	var epoch int64
 	seed := bustest.Seeder(&epoch)
-	first, err := b.Begin(ctx, "u", protocol.Message{ID: "a", Room: "r", Ref: "a"}, time.Minute, 0, seed)
-	if err != nil || first.Message.Seq != 1 {
+	first, err := b.Begin(ctx, "u", protocol.Event{ID: "a", Room: "r", Ref: "a"}, time.Minute, 0, seed)
+	if err != nil || first.Event.Seq != 1 {
 		t.Fatalf("before the failover: %+v %v", first, err)
 	}
 	s.Master.Kill()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		rec, err := b.Begin(ctx, "u", protocol.Message{ID: "b", Room: "r", Ref: "b"}, time.Minute, 0, seed)
+		rec, err := b.Begin(ctx, "u", protocol.Event{ID: "b", Room: "r", Ref: "b"}, time.Minute, 0, seed)
 		if err == nil {
-			if rec.State != bus.RefNew || rec.Message.Seq != bus.EpochBase(2)+1 {
+			if rec.State != bus.RefNew || rec.Event.Seq != bus.EpochBase(2)+1 {
 				t.Fatalf("after the failover: %+v (a new epoch was expected)", rec)
 			}
 			break

@@ -10,21 +10,78 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const applyDeletes = `-- name: ApplyDeletes :exec
+UPDATE messages m
+SET deleted = true, body = ''
+FROM (SELECT unnest($1::uuid[]) AS room_id, unnest($2::uuid[]) AS target_id) d
+WHERE m.id = d.target_id AND m.room_id = d.room_id AND m.kind = 'message' AND NOT m.deleted
+`
+
+type ApplyDeletesParams struct {
+	RoomIds   []uuid.UUID
+	TargetIds []uuid.UUID
+}
+
+// A deletion is final, whatever its seq: it wins over any edit.
+func (q *Queries) ApplyDeletes(ctx context.Context, arg ApplyDeletesParams) error {
+	_, err := q.db.Exec(ctx, applyDeletes, arg.RoomIds, arg.TargetIds)
+	return err
+}
+
+const applyEdits = `-- name: ApplyEdits :exec
+UPDATE messages m
+SET body = e.body, edited_at = e.at, edit_seq = e.seq
+FROM (SELECT unnest($1::uuid[]) AS room_id, unnest($2::uuid[]) AS target_id,
+             unnest($3::bigint[]) AS seq, unnest($4::text[]) AS body,
+             unnest($5::timestamptz[]) AS at) e
+WHERE m.id = e.target_id AND m.room_id = e.room_id AND m.kind = 'message' AND NOT m.deleted
+  AND m.edit_seq < e.seq
+`
+
+type ApplyEditsParams struct {
+	RoomIds   []uuid.UUID
+	TargetIds []uuid.UUID
+	Seqs      []int64
+	Bodies    []string
+	Ats       []time.Time
+}
+
+// Sets each message's body to its newest edit (one edit per message: the
+// caller keeps the highest seq), unless a newer one is applied already or
+// the message is deleted.
+func (q *Queries) ApplyEdits(ctx context.Context, arg ApplyEditsParams) error {
+	_, err := q.db.Exec(ctx, applyEdits,
+		arg.RoomIds,
+		arg.TargetIds,
+		arg.Seqs,
+		arg.Bodies,
+		arg.Ats,
+	)
+	return err
+}
+
 type CopyMessagesParams struct {
-	ID        uuid.UUID
-	RoomID    uuid.UUID
-	Seq       int64
-	SenderID  uuid.UUID
-	Body      string
-	Ref       string
-	CreatedAt time.Time
-	Fence     bool
+	ID         uuid.UUID
+	RoomID     uuid.UUID
+	Seq        int64
+	SenderID   uuid.UUID
+	Body       string
+	Ref        string
+	CreatedAt  time.Time
+	Fence      bool
+	Kind       string
+	TargetID   pgtype.UUID
+	Emoji      pgtype.Text
+	ReactionOn pgtype.Bool
+	ReplyTo    pgtype.UUID
+	Mentions   []byte
 }
 
 const countMessages = `-- name: CountMessages :one
-SELECT count(*) FROM messages WHERE room_id = $1 AND NOT fence
+SELECT count(*) FROM messages WHERE room_id = $1 AND NOT fence AND kind = 'message'
 `
 
 func (q *Queries) CountMessages(ctx context.Context, roomID uuid.UUID) (int64, error) {
@@ -47,6 +104,55 @@ func (q *Queries) GetMessageByID(ctx context.Context, id uuid.UUID) (GetMessageB
 	row := q.db.QueryRow(ctx, getMessageByID, id)
 	var i GetMessageByIDRow
 	err := row.Scan(&i.Seq, &i.Fence)
+	return i, err
+}
+
+const getRoomMessage = `-- name: GetRoomMessage :one
+SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, msg.body, msg.ref, msg.created_at,
+       msg.reply_to, msg.mentions, msg.edited_at, msg.edit_seq, msg.deleted
+FROM messages msg JOIN users u ON u.id = msg.sender_id
+WHERE msg.id = $1 AND msg.room_id = $2 AND NOT msg.fence AND msg.kind = 'message'
+`
+
+type GetRoomMessageParams struct {
+	ID     uuid.UUID
+	RoomID uuid.UUID
+}
+
+type GetRoomMessageRow struct {
+	ID             uuid.UUID
+	Seq            int64
+	SenderID       uuid.UUID
+	SenderUsername string
+	Body           string
+	Ref            string
+	CreatedAt      time.Time
+	ReplyTo        pgtype.UUID
+	Mentions       []byte
+	EditedAt       pgtype.Timestamptz
+	EditSeq        int64
+	Deleted        bool
+}
+
+// One message of a room in its current state: what an edit, deletion or
+// reaction is checked against.
+func (q *Queries) GetRoomMessage(ctx context.Context, arg GetRoomMessageParams) (GetRoomMessageRow, error) {
+	row := q.db.QueryRow(ctx, getRoomMessage, arg.ID, arg.RoomID)
+	var i GetRoomMessageRow
+	err := row.Scan(
+		&i.ID,
+		&i.Seq,
+		&i.SenderID,
+		&i.SenderUsername,
+		&i.Body,
+		&i.Ref,
+		&i.CreatedAt,
+		&i.ReplyTo,
+		&i.Mentions,
+		&i.EditedAt,
+		&i.EditSeq,
+		&i.Deleted,
+	)
 	return i, err
 }
 
@@ -85,7 +191,8 @@ func (q *Queries) InsertMessageRow(ctx context.Context, arg InsertMessageRowPara
 
 const listLogAfter = `-- name: ListLogAfter :many
 SELECT msg.id, msg.seq, msg.fence, msg.sender_id, coalesce(u.username, '')::text AS sender_username,
-       msg.body, msg.ref, msg.created_at
+       msg.body, msg.ref, msg.created_at, msg.kind, msg.target_id, msg.emoji, msg.reaction_on,
+       msg.reply_to, msg.mentions, msg.edited_at, msg.deleted
 FROM messages msg LEFT JOIN users u ON u.id = msg.sender_id
 WHERE msg.room_id = $1 AND msg.seq > $2::bigint
 ORDER BY msg.seq
@@ -107,10 +214,19 @@ type ListLogAfterRow struct {
 	Body           string
 	Ref            string
 	CreatedAt      time.Time
+	Kind           string
+	TargetID       pgtype.UUID
+	Emoji          pgtype.Text
+	ReactionOn     pgtype.Bool
+	ReplyTo        pgtype.UUID
+	Mentions       []byte
+	EditedAt       pgtype.Timestamptz
+	Deleted        bool
 }
 
 // The room's log after a seq, fence rows included (sender and body are then
-// empty): how a room's sequencer closes an epoch.
+// empty): how a room's sequencer closes an epoch, and how a replay reads
+// what the cache no longer holds.
 func (q *Queries) ListLogAfter(ctx context.Context, arg ListLogAfterParams) ([]ListLogAfterRow, error) {
 	rows, err := q.db.Query(ctx, listLogAfter, arg.RoomID, arg.AfterSeq, arg.MaxRows)
 	if err != nil {
@@ -129,6 +245,87 @@ func (q *Queries) ListLogAfter(ctx context.Context, arg ListLogAfterParams) ([]L
 			&i.Body,
 			&i.Ref,
 			&i.CreatedAt,
+			&i.Kind,
+			&i.TargetID,
+			&i.Emoji,
+			&i.ReactionOn,
+			&i.ReplyTo,
+			&i.Mentions,
+			&i.EditedAt,
+			&i.Deleted,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listLogBefore = `-- name: ListLogBefore :many
+SELECT msg.id, msg.seq, msg.fence, msg.sender_id, coalesce(u.username, '')::text AS sender_username,
+       msg.body, msg.ref, msg.created_at, msg.kind, msg.target_id, msg.emoji, msg.reaction_on,
+       msg.reply_to, msg.mentions, msg.edited_at, msg.deleted
+FROM messages msg LEFT JOIN users u ON u.id = msg.sender_id
+WHERE msg.room_id = $1 AND msg.seq < $2::bigint AND NOT msg.fence
+ORDER BY msg.seq DESC
+LIMIT $3
+`
+
+type ListLogBeforeParams struct {
+	RoomID    uuid.UUID
+	BeforeSeq int64
+	MaxRows   int32
+}
+
+type ListLogBeforeRow struct {
+	ID             uuid.UUID
+	Seq            int64
+	Fence          bool
+	SenderID       uuid.UUID
+	SenderUsername string
+	Body           string
+	Ref            string
+	CreatedAt      time.Time
+	Kind           string
+	TargetID       pgtype.UUID
+	Emoji          pgtype.Text
+	ReactionOn     pgtype.Bool
+	ReplyTo        pgtype.UUID
+	Mentions       []byte
+	EditedAt       pgtype.Timestamptz
+	Deleted        bool
+}
+
+// The room's log before a seq, newest first, without fences.
+func (q *Queries) ListLogBefore(ctx context.Context, arg ListLogBeforeParams) ([]ListLogBeforeRow, error) {
+	rows, err := q.db.Query(ctx, listLogBefore, arg.RoomID, arg.BeforeSeq, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListLogBeforeRow{}
+	for rows.Next() {
+		var i ListLogBeforeRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Seq,
+			&i.Fence,
+			&i.SenderID,
+			&i.SenderUsername,
+			&i.Body,
+			&i.Ref,
+			&i.CreatedAt,
+			&i.Kind,
+			&i.TargetID,
+			&i.Emoji,
+			&i.ReactionOn,
+			&i.ReplyTo,
+			&i.Mentions,
+			&i.EditedAt,
+			&i.Deleted,
 		); err != nil {
 			return nil, err
 		}
@@ -141,10 +338,11 @@ func (q *Queries) ListLogAfter(ctx context.Context, arg ListLogAfterParams) ([]L
 }
 
 const listMessagesAfter = `-- name: ListMessagesAfter :many
-SELECT msg.id, msg.room_id, msg.seq, msg.sender_id, u.username AS sender_username,
-       msg.body, msg.ref, msg.created_at
+SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, msg.body, msg.ref, msg.created_at,
+       msg.reply_to, msg.mentions, msg.edited_at, msg.edit_seq, msg.deleted
 FROM messages msg JOIN users u ON u.id = msg.sender_id
 WHERE msg.room_id = $1 AND msg.seq > $2::bigint AND NOT msg.fence
+  AND msg.kind = 'message'
 ORDER BY msg.seq
 LIMIT $3
 `
@@ -157,13 +355,17 @@ type ListMessagesAfterParams struct {
 
 type ListMessagesAfterRow struct {
 	ID             uuid.UUID
-	RoomID         uuid.UUID
 	Seq            int64
 	SenderID       uuid.UUID
 	SenderUsername string
 	Body           string
 	Ref            string
 	CreatedAt      time.Time
+	ReplyTo        pgtype.UUID
+	Mentions       []byte
+	EditedAt       pgtype.Timestamptz
+	EditSeq        int64
+	Deleted        bool
 }
 
 func (q *Queries) ListMessagesAfter(ctx context.Context, arg ListMessagesAfterParams) ([]ListMessagesAfterRow, error) {
@@ -177,13 +379,17 @@ func (q *Queries) ListMessagesAfter(ctx context.Context, arg ListMessagesAfterPa
 		var i ListMessagesAfterRow
 		if err := rows.Scan(
 			&i.ID,
-			&i.RoomID,
 			&i.Seq,
 			&i.SenderID,
 			&i.SenderUsername,
 			&i.Body,
 			&i.Ref,
 			&i.CreatedAt,
+			&i.ReplyTo,
+			&i.Mentions,
+			&i.EditedAt,
+			&i.EditSeq,
+			&i.Deleted,
 		); err != nil {
 			return nil, err
 		}
@@ -196,10 +402,11 @@ func (q *Queries) ListMessagesAfter(ctx context.Context, arg ListMessagesAfterPa
 }
 
 const listMessagesBefore = `-- name: ListMessagesBefore :many
-SELECT msg.id, msg.room_id, msg.seq, msg.sender_id, u.username AS sender_username,
-       msg.body, msg.ref, msg.created_at
+SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, msg.body, msg.ref, msg.created_at,
+       msg.reply_to, msg.mentions, msg.edited_at, msg.edit_seq, msg.deleted
 FROM messages msg JOIN users u ON u.id = msg.sender_id
 WHERE msg.room_id = $1 AND msg.seq < $2::bigint AND NOT msg.fence
+  AND msg.kind = 'message'
 ORDER BY msg.seq DESC
 LIMIT $3
 `
@@ -212,16 +419,21 @@ type ListMessagesBeforeParams struct {
 
 type ListMessagesBeforeRow struct {
 	ID             uuid.UUID
-	RoomID         uuid.UUID
 	Seq            int64
 	SenderID       uuid.UUID
 	SenderUsername string
 	Body           string
 	Ref            string
 	CreatedAt      time.Time
+	ReplyTo        pgtype.UUID
+	Mentions       []byte
+	EditedAt       pgtype.Timestamptz
+	EditSeq        int64
+	Deleted        bool
 }
 
-// Newest first; the caller reverses into ascending order.
+// Messages in their current state, newest first; the caller reverses into
+// ascending order.
 func (q *Queries) ListMessagesBefore(ctx context.Context, arg ListMessagesBeforeParams) ([]ListMessagesBeforeRow, error) {
 	rows, err := q.db.Query(ctx, listMessagesBefore, arg.RoomID, arg.BeforeSeq, arg.MaxRows)
 	if err != nil {
@@ -233,13 +445,17 @@ func (q *Queries) ListMessagesBefore(ctx context.Context, arg ListMessagesBefore
 		var i ListMessagesBeforeRow
 		if err := rows.Scan(
 			&i.ID,
-			&i.RoomID,
 			&i.Seq,
 			&i.SenderID,
 			&i.SenderUsername,
 			&i.Body,
 			&i.Ref,
 			&i.CreatedAt,
+			&i.ReplyTo,
+			&i.Mentions,
+			&i.EditedAt,
+			&i.EditSeq,
+			&i.Deleted,
 		); err != nil {
 			return nil, err
 		}
@@ -253,11 +469,20 @@ func (q *Queries) ListMessagesBefore(ctx context.Context, arg ListMessagesBefore
 
 const persistMessages = `-- name: PersistMessages :one
 WITH ins AS (
-    INSERT INTO messages (id, room_id, seq, sender_id, body, ref, created_at, fence)
-    SELECT unnest($1::uuid[]), unnest($2::uuid[]),
-           unnest($3::bigint[]), unnest($4::uuid[]),
-           unnest($5::text[]), unnest($6::text[]),
-           unnest($7::timestamptz[]), unnest($8::boolean[])
+    INSERT INTO messages (id, room_id, seq, sender_id, body, ref, created_at, fence,
+                          kind, target_id, emoji, reaction_on, reply_to, mentions)
+    SELECT id, room_id, seq, sender_id, body, ref, created_at, fence,
+           kind, NULLIF(target_id, '')::uuid, NULLIF(emoji, ''), CASE WHEN kind = 'reaction' THEN reaction_on END,
+           NULLIF(reply_to, '')::uuid, NULLIF(mentions, '')::jsonb
+    FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::uuid[]) AS room_id,
+                 unnest($3::bigint[]) AS seq, unnest($4::uuid[]) AS sender_id,
+                 unnest($5::text[]) AS body, unnest($6::text[]) AS ref,
+                 unnest($7::timestamptz[]) AS created_at,
+                 unnest($8::boolean[]) AS fence, unnest($9::text[]) AS kind,
+                 unnest($10::text[]) AS target_id, unnest($11::text[]) AS emoji,
+                 unnest($12::boolean[]) AS reaction_on,
+                 unnest($13::text[]) AS reply_to,
+                 unnest($14::text[]) AS mentions) b
     ON CONFLICT DO NOTHING
     RETURNING room_id, seq, created_at
 ), activity AS (
@@ -272,18 +497,26 @@ SELECT (SELECT count(*) FROM ins)::bigint AS inserted
 `
 
 type PersistMessagesParams struct {
-	Ids        []uuid.UUID
-	RoomIds    []uuid.UUID
-	Seqs       []int64
-	SenderIds  []uuid.UUID
-	Bodies     []string
-	Refs       []string
-	CreatedAts []time.Time
-	Fences     []bool
+	Ids         []uuid.UUID
+	RoomIds     []uuid.UUID
+	Seqs        []int64
+	SenderIds   []uuid.UUID
+	Bodies      []string
+	Refs        []string
+	CreatedAts  []time.Time
+	Fences      []bool
+	Kinds       []string
+	TargetIds   []string
+	Emojis      []string
+	ReactionOns []bool
+	ReplyTos    []string
+	Mentions    []string
 }
 
 // Stores a batch in one statement, one round trip: the rows (a replayed
 // batch inserts nothing twice) and each room's newest seq and activity time.
+// Events' columns travel as arrays of text (” for none) and are turned
+// into NULLs here.
 func (q *Queries) PersistMessages(ctx context.Context, arg PersistMessagesParams) (int64, error) {
 	row := q.db.QueryRow(ctx, persistMessages,
 		arg.Ids,
@@ -294,8 +527,92 @@ func (q *Queries) PersistMessages(ctx context.Context, arg PersistMessagesParams
 		arg.Refs,
 		arg.CreatedAts,
 		arg.Fences,
+		arg.Kinds,
+		arg.TargetIds,
+		arg.Emojis,
+		arg.ReactionOns,
+		arg.ReplyTos,
+		arg.Mentions,
 	)
 	var inserted int64
 	err := row.Scan(&inserted)
 	return inserted, err
+}
+
+const searchMessages = `-- name: SearchMessages :many
+SELECT msg.id, msg.room_id, msg.seq, msg.sender_id, u.username AS sender_username, msg.body, msg.ref,
+       msg.created_at, msg.reply_to, msg.mentions, msg.edited_at, msg.edit_seq, msg.deleted
+FROM messages msg
+JOIN users u ON u.id = msg.sender_id
+JOIN room_members rm ON rm.room_id = msg.room_id AND rm.user_id = $1
+WHERE msg.kind = 'message' AND NOT msg.deleted AND NOT msg.fence
+  AND msg.search @@ websearch_to_tsquery('english', $2::text)
+  AND ($3::uuid IS NULL OR msg.room_id = $3::uuid)
+ORDER BY ts_rank(msg.search, websearch_to_tsquery('english', $2::text)) DESC,
+         msg.created_at DESC, msg.id
+LIMIT $4
+`
+
+type SearchMessagesParams struct {
+	UserID  uuid.UUID
+	Query   string
+	RoomID  pgtype.UUID
+	MaxRows int32
+}
+
+type SearchMessagesRow struct {
+	ID             uuid.UUID
+	RoomID         uuid.UUID
+	Seq            int64
+	SenderID       uuid.UUID
+	SenderUsername string
+	Body           string
+	Ref            string
+	CreatedAt      time.Time
+	ReplyTo        pgtype.UUID
+	Mentions       []byte
+	EditedAt       pgtype.Timestamptz
+	EditSeq        int64
+	Deleted        bool
+}
+
+// Full-text search over the messages of the user's rooms (or of one of
+// them: room_id non-NULL), best match first, then newest.
+func (q *Queries) SearchMessages(ctx context.Context, arg SearchMessagesParams) ([]SearchMessagesRow, error) {
+	rows, err := q.db.Query(ctx, searchMessages,
+		arg.UserID,
+		arg.Query,
+		arg.RoomID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SearchMessagesRow{}
+	for rows.Next() {
+		var i SearchMessagesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.RoomID,
+			&i.Seq,
+			&i.SenderID,
+			&i.SenderUsername,
+			&i.Body,
+			&i.Ref,
+			&i.CreatedAt,
+			&i.ReplyTo,
+			&i.Mentions,
+			&i.EditedAt,
+			&i.EditSeq,
+			&i.Deleted,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

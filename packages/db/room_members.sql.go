@@ -120,7 +120,12 @@ SELECT r.id, r.name, r.visibility, r.direct_key, r.created_by, r.created_at, r.l
        (SELECT count(*) FROM (
             SELECT 1 FROM messages msg
             WHERE msg.room_id = r.id AND msg.seq > m.last_read_seq AND msg.sender_id <> m.user_id AND NOT msg.fence
-            LIMIT 1000) unread)::bigint AS unread
+              AND msg.kind = 'message'
+            LIMIT 1000) unread)::bigint AS unread,
+       (SELECT count(*) FROM (
+            SELECT 1 FROM mentions mn JOIN messages msg ON msg.id = mn.message_id
+            WHERE mn.user_id = m.user_id AND mn.room_id = r.id AND mn.seq > m.last_read_seq AND NOT msg.deleted
+            LIMIT 1000) mentioned)::bigint AS mentions
 FROM room_members m JOIN rooms r ON r.id = m.room_id
 WHERE m.user_id = $1
 ORDER BY r.last_activity_at DESC, r.id
@@ -138,6 +143,7 @@ type ListUserRoomsRow struct {
 	SeqEpoch       int64
 	LastReadSeq    int64
 	Unread         int64
+	Mentions       int64
 }
 
 // The user's rooms, most recent activity first, with the unread count capped
@@ -163,7 +169,47 @@ func (q *Queries) ListUserRooms(ctx context.Context, userID uuid.UUID) ([]ListUs
 			&i.SeqEpoch,
 			&i.LastReadSeq,
 			&i.Unread,
+			&i.Mentions,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const membersByUsername = `-- name: MembersByUsername :many
+SELECT u.id, u.username
+FROM users u JOIN room_members m ON m.user_id = u.id AND m.room_id = $1
+WHERE u.username = ANY($2::text[])
+ORDER BY u.username
+`
+
+type MembersByUsernameParams struct {
+	RoomID    uuid.UUID
+	Usernames []string
+}
+
+type MembersByUsernameRow struct {
+	ID       uuid.UUID
+	Username string
+}
+
+// Which of these usernames are members of the room: the mentions of a
+// message being sent.
+func (q *Queries) MembersByUsername(ctx context.Context, arg MembersByUsernameParams) ([]MembersByUsernameRow, error) {
+	rows, err := q.db.Query(ctx, membersByUsername, arg.RoomID, arg.Usernames)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []MembersByUsernameRow{}
+	for rows.Next() {
+		var i MembersByUsernameRow
+		if err := rows.Scan(&i.ID, &i.Username); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -37,6 +37,12 @@ func (r iteratorForCopyMessages) Values() ([]interface{}, error) {
 		r.rows[0].Ref,
 		r.rows[0].CreatedAt,
 		r.rows[0].Fence,
+		r.rows[0].Kind,
+		r.rows[0].TargetID,
+		r.rows[0].Emoji,
+		r.rows[0].ReactionOn,
+		r.rows[0].ReplyTo,
+		r.rows[0].Mentions,
 	}, nil
 }
 
@@ -48,5 +54,5 @@ func (r iteratorForCopyMessages) Err() error {
 // duplicate (a batch replayed after a crash), and the caller falls back to
 // PersistMessages.
 func (q *Queries) CopyMessages(ctx context.Context, arg []CopyMessagesParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"messages"}, []string{"id", "room_id", "seq", "sender_id", "body", "ref", "created_at", "fence"}, &iteratorForCopyMessages{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"messages"}, []string{"id", "room_id", "seq", "sender_id", "body", "ref", "created_at", "fence", "kind", "target_id", "emoji", "reaction_on", "reply_to", "mentions"}, &iteratorForCopyMessages{rows: arg})
 }

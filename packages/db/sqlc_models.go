@@ -18,15 +18,47 @@ type AuthToken struct {
 	ExpiresAt time.Time
 }
 
-type Message struct {
-	ID        uuid.UUID
+type Block struct {
+	BlockerID uuid.UUID
+	BlockedID uuid.UUID
+	CreatedAt time.Time
+}
+
+type Mention struct {
+	UserID    uuid.UUID
 	RoomID    uuid.UUID
 	Seq       int64
-	SenderID  uuid.UUID
-	Body      string
-	Ref       string
-	CreatedAt time.Time
-	Fence     bool
+	MessageID uuid.UUID
+}
+
+type Message struct {
+	ID         uuid.UUID
+	RoomID     uuid.UUID
+	Seq        int64
+	SenderID   uuid.UUID
+	Body       string
+	Ref        string
+	CreatedAt  time.Time
+	Fence      bool
+	Kind       string
+	TargetID   pgtype.UUID
+	Emoji      pgtype.Text
+	ReactionOn pgtype.Bool
+	ReplyTo    pgtype.UUID
+	Mentions   []byte
+	EditedAt   pgtype.Timestamptz
+	EditSeq    int64
+	Deleted    bool
+	Search     interface{}
+}
+
+type Reaction struct {
+	MessageID uuid.UUID
+	UserID    uuid.UUID
+	Emoji     string
+	Active    bool
+	Seq       int64
+	FirstSeq  pgtype.Int8
 }
 
 type Room struct {

@@ -129,3 +129,32 @@ func (q *Queries) SearchUsers(ctx context.Context, arg SearchUsersParams) ([]Sea
 	}
 	return items, nil
 }
+
+const usersByID = `-- name: UsersByID :many
+SELECT id, username FROM users WHERE id = ANY($1::uuid[])
+`
+
+type UsersByIDRow struct {
+	ID       uuid.UUID
+	Username string
+}
+
+func (q *Queries) UsersByID(ctx context.Context, ids []uuid.UUID) ([]UsersByIDRow, error) {
+	rows, err := q.db.Query(ctx, usersByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []UsersByIDRow{}
+	for rows.Next() {
+		var i UsersByIDRow
+		if err := rows.Scan(&i.ID, &i.Username); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

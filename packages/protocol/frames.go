@@ -14,6 +14,10 @@ const (
 	TypeTyping      = "typing"
 	TypeRead        = "read"
 	TypePing        = "ping"
+	// v1.1: TypeEdit and TypeDelete also name the server's frames.
+	TypeEdit   = "edit"
+	TypeDelete = "delete"
+	TypeReact  = "react"
 )
 
 // Server frame types (typing and read are shared with the client's).
@@ -25,6 +29,8 @@ const (
 	TypePresence   = "presence"
 	TypeError      = "error"
 	TypeGoodbye    = "goodbye"
+	TypeReaction   = "reaction"
+	TypeMention    = "mention"
 	// TypeRoomAdded is an addition to the contract: I became a member of a
 	// room (a direct message started with me, or I was added to a private
 	// room), so a client can list it and subscribe without polling.
@@ -50,6 +56,12 @@ type ClientFrame struct {
 	Ref      string `json:"ref,omitempty"`
 	Body     string `json:"body,omitempty"`
 	Seq      *int64 `json:"seq,omitempty"`
+	// v1.1: the message an edit, delete or react is about, the message a
+	// send answers, and a reaction.
+	ID      string `json:"id,omitempty"`
+	ReplyTo string `json:"reply_to,omitempty"`
+	Emoji   string `json:"emoji,omitempty"`
+	On      *bool  `json:"on,omitempty"`
 }
 
 // DecodeClientFrame parses and validates one client frame. On failure the
@@ -93,18 +105,14 @@ func (f *ClientFrame) Validate() error {
 		}
 	case TypeUnsubscribe, TypeTyping:
 		return needRoom()
-	case TypeSend:
+	case TypeSend, TypeEdit, TypeDelete, TypeReact:
 		if err := ValidateRef(f.Ref); err != nil {
 			return err
 		}
 		if err := needRoom(); err != nil {
 			return err
 		}
-		body, err := NormalizeBody(f.Body)
-		if err != nil {
-			return err
-		}
-		f.Body = body
+		return f.validateEvent()
 	case TypeRead:
 		if err := needRoom(); err != nil {
 			return err
@@ -117,6 +125,36 @@ func (f *ClientFrame) Validate() error {
 		return Errorf(CodeBadRequest, "missing frame type")
 	default:
 		return Errorf(CodeBadRequest, "unknown frame type %q", f.Type)
+	}
+	return nil
+}
+
+// validateEvent checks the fields of the frames that add to a room's log.
+func (f *ClientFrame) validateEvent() error {
+	if f.Type != TypeSend && (f.ID == "" || len(f.ID) > 64) {
+		// A well-formed id that names no message is not_found, later.
+		return Errorf(CodeBadRequest, "%s: missing or invalid id", f.Type)
+	}
+	switch f.Type {
+	case TypeSend, TypeEdit:
+		body, err := NormalizeBody(f.Body)
+		if err != nil {
+			return err
+		}
+		f.Body = body
+	}
+	switch f.Type {
+	case TypeSend:
+		if f.ReplyTo != "" && ValidateID(f.ReplyTo) != nil {
+			return Errorf(CodeBadRequest, "send: invalid reply_to")
+		}
+	case TypeReact:
+		if err := ValidateEmoji(f.Emoji); err != nil {
+			return err
+		}
+		if f.On == nil {
+			return Errorf(CodeBadRequest, "react: on must be true or false")
+		}
 	}
 	return nil
 }

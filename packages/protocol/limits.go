@@ -20,6 +20,12 @@ const (
 	HistoryDefault = 50
 	HistoryMax     = 200
 	UserSearchMax  = 20
+	// v1.1
+	EmojiMaxChars      = 32
+	ReactionsMaxEmoji  = 20
+	SearchDefault      = 20
+	SearchMax          = 50
+	SearchQueryMaxChar = 256
 )
 
 // NormalizeUsername lower-cases name and checks it against the contract.
@@ -96,6 +102,44 @@ func ValidateRef(ref string) error {
 		c := ref[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
 			return Errorf(CodeBadRequest, "ref may contain only A-Z, a-z, 0-9, '_' and '-'")
+		}
+	}
+	return nil
+}
+
+// ValidateID checks the shape of a message, room or user id: the server's
+// ids are UUIDs, so anything else names nothing.
+func ValidateID(id string) error {
+	if len(id) != 36 {
+		return Errorf(CodeBadRequest, "invalid id")
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return Errorf(CodeBadRequest, "invalid id")
+			}
+		case c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F':
+		default:
+			return Errorf(CodeBadRequest, "invalid id")
+		}
+	}
+	return nil
+}
+
+// ValidateEmoji checks a reaction: 1-32 characters of valid UTF-8, no
+// white space or control characters.
+func ValidateEmoji(e string) error {
+	if !utf8.ValidString(e) {
+		return Errorf(CodeBadRequest, "emoji must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(e); n < 1 || n > EmojiMaxChars {
+		return Errorf(CodeBadRequest, "emoji must be 1-%d characters", EmojiMaxChars)
+	}
+	for _, r := range e {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return Errorf(CodeBadRequest, "emoji must not contain white space or control characters")
 		}
 	}
 	return nil

@@ -1,6 +1,9 @@
 package protocol
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Visibility of a room.
 type Visibility string
@@ -28,10 +31,14 @@ type Room struct {
 	// Members is filled for direct and private rooms; public rooms, which may
 	// be large, leave it out.
 	Members []User `json:"members,omitempty"`
+	// Owner is who created the room; nil for direct rooms (v1.1).
+	Owner *User `json:"owner"`
+	// Mentions counts the messages mentioning me past my read marker (v1.1).
+	Mentions int64 `json:"mentions"`
 }
 
-// Message is one chat message. It is also the Kafka record value, so the
-// persister stores exactly what clients saw.
+// Message is one chat message in its current state: live frames carry it
+// as sent, history as edited, deleted and reacted to since.
 type Message struct {
 	ID     string `json:"id"`
 	Room   string `json:"room"`
@@ -40,6 +47,42 @@ type Message struct {
 	Body   string `json:"body"`
 	TS     string `json:"ts"`
 	Ref    string `json:"ref"`
+	// The v1.1 fields, always present (null or empty when unset).
+	ReplyTo   *string   `json:"reply_to"`
+	EditedAt  *string   `json:"edited_at"`
+	Deleted   bool      `json:"deleted"`
+	Reactions Reactions `json:"reactions"`
+	Mentions  UserList  `json:"mentions"`
+}
+
+// Reaction is one emoji's tally on a message.
+type Reaction struct {
+	Emoji string `json:"emoji"`
+	Count int    `json:"count"`
+	// Mine is whether the requesting user reacted so; false in live frames.
+	Mine bool `json:"mine"`
+}
+
+// Reactions encodes as [] when empty: the contract's field is always a list.
+type Reactions []Reaction
+
+// MarshalJSON implements json.Marshaler.
+func (r Reactions) MarshalJSON() ([]byte, error) {
+	if r == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]Reaction(r))
+}
+
+// UserList encodes as [] when empty: the contract's field is always a list.
+type UserList []User
+
+// MarshalJSON implements json.Marshaler.
+func (u UserList) MarshalJSON() ([]byte, error) {
+	if u == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]User(u))
 }
 
 // TimeFormat is RFC 3339 in UTC with a fixed six-digit fraction, the

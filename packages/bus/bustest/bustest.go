@@ -4,6 +4,7 @@ package bustest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func Seeder(epoch *int64) bus.Seeder {
 	}
 }
 
-func begin(t *testing.T, b bus.Broker, seed bus.Seeder, user string, m protocol.Message, replace int64) bus.RefRecord {
+func begin(t *testing.T, b bus.Broker, seed bus.Seeder, user string, m protocol.Event, replace int64) bus.RefRecord {
 	t.Helper()
 	rec, err := b.Begin(ctxOf(t), user, m, time.Minute, replace, seed)
 	if err != nil {
@@ -78,34 +79,48 @@ func testRefStates(t *testing.T, open Open) {
 	b := open(t, 5).Broker
 	var epoch int64
 	seed := Seeder(&epoch)
-	draft := protocol.Message{ID: "m", Room: "r", Ref: "ref", Body: `"seq":0, in the body`}
+	draft := protocol.Event{ID: "m", Room: "r", Ref: "ref", Body: `"seq":0, in the body`}
 	rec := begin(t, b, seed, "u", draft, 0)
-	if rec.State != bus.RefNew || rec.Message.Seq != 1 || rec.Message.Body != draft.Body {
+	if rec.State != bus.RefNew || rec.Event.Seq != 1 || rec.Event.Body != draft.Body {
 		t.Fatalf("first begin: %+v", rec)
 	}
-	if rec := begin(t, b, seed, "u", draft, 0); rec.State != bus.RefPending || rec.Message.Seq != 1 {
+	if rec := begin(t, b, seed, "u", draft, 0); rec.State != bus.RefPending || rec.Event.Seq != 1 {
 		t.Fatalf("second begin: %+v", rec)
 	}
 	// A record's seq reads back intact past 2^32, and replace matches it.
-	msg := protocol.Message{ID: "m", Room: "r", Seq: 1<<40 + 7, Ref: "ref"}
-	if err := b.SetRef(ctx, "r", "u", "ref", bus.RefRecord{State: bus.RefPending, Message: &msg}, time.Minute); err != nil {
+	msg := protocol.Event{ID: "m", Room: "r", Seq: 1<<40 + 7, Ref: "ref"}
+	if err := b.SetRef(ctx, "r", "u", "ref", bus.RefRecord{State: bus.RefPending, Event: &msg}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if rec := begin(t, b, seed, "u", draft, 1); rec.State != bus.RefPending || rec.Message.Seq != msg.Seq {
+	if rec := begin(t, b, seed, "u", draft, 1); rec.State != bus.RefPending || rec.Event.Seq != msg.Seq {
 		t.Fatalf("replace of another seq: %+v", rec)
 	}
 	rec = begin(t, b, seed, "u", draft, msg.Seq)
-	if rec.State != bus.RefNew || rec.Message.Seq != 2 {
+	if rec.State != bus.RefNew || rec.Event.Seq != 2 {
 		t.Fatalf("replace: %+v", rec)
 	}
 	// Commit marks the record done; its message is read back from the frame.
-	done := *rec.Message
-	frame := protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: done})
-	if err := b.Commit(ctx, "r", done.Seq, time.Now(), frame, &bus.Done{User: "u", Ref: "ref", TTL: time.Minute}); err != nil {
+	done := *rec.Event
+	if err := b.Commit(ctx, "r", done.Seq, time.Now(), done.Frame(), &bus.Done{User: "u", Ref: "ref", TTL: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-	if rec := begin(t, b, seed, "u", draft, 0); rec.State != bus.RefDone || *rec.Message != done {
+	if rec := begin(t, b, seed, "u", draft, 0); rec.State != bus.RefDone || rec.Event.Ack() != done.Ack() {
 		t.Fatalf("done: %+v", rec)
+	}
+	// An event's record keeps the event, not its frame, whose id is the
+	// target's: the retry's ack names the target and keeps the ref.
+	edit := protocol.Event{Kind: protocol.KindEdit, ID: "e", Room: "r", Ref: "edit", Target: "m", Body: "new"}
+	rec = begin(t, b, seed, "u", edit, 0)
+	if rec.State != bus.RefNew {
+		t.Fatalf("begin edit: %+v", rec)
+	}
+	edit = *rec.Event
+	record, _ := json.Marshal(edit)
+	if err := b.Commit(ctx, "r", edit.Seq, time.Now(), edit.Frame(), &bus.Done{User: "u", Ref: "edit", TTL: time.Minute, Record: record}); err != nil {
+		t.Fatal(err)
+	}
+	if rec := begin(t, b, seed, "u", edit, 0); rec.State != bus.RefDone || rec.Event.Ack() != edit.Ack() || rec.Event.Ack().ID != "m" {
+		t.Fatalf("done edit: %+v", rec)
 	}
 	if got, ok, err := b.GetRef(ctx, "r", "u", "ref"); err != nil || !ok || got.State != bus.RefDone {
 		t.Fatalf("get ref: %+v %v %v", got, ok, err)
@@ -113,12 +128,12 @@ func testRefStates(t *testing.T, open Open) {
 	if _, ok, err := b.GetRef(ctx, "r", "u", "nope"); err != nil || ok {
 		t.Fatalf("get of an unknown ref: %v %v", ok, err)
 	}
-	if rec := begin(t, b, seed, "other", draft, 0); rec.State != bus.RefNew || rec.Message.Seq != 3 {
+	if rec := begin(t, b, seed, "other", draft, 0); rec.State != bus.RefNew || rec.Event.Seq != 4 {
 		t.Fatalf("refs are per user: %+v", rec)
 	}
 	other := draft
 	other.Room = "r2"
-	if rec := begin(t, b, seed, "u", other, 0); rec.State != bus.RefNew || rec.Message.Seq != 1 {
+	if rec := begin(t, b, seed, "u", other, 0); rec.State != bus.RefNew || rec.Event.Seq != 1 {
 		t.Fatalf("refs are per room: %+v", rec)
 	}
 }
@@ -134,11 +149,11 @@ func testEpochs(t *testing.T, open Open) {
 	seed := Seeder(&epoch)
 	next := func(ref string) int64 {
 		t.Helper()
-		rec := begin(t, b, seed, "u", protocol.Message{ID: ref, Room: "room", Ref: ref}, 0)
-		if rec.State != bus.RefNew || rec.Message.Ref != ref {
+		rec := begin(t, b, seed, "u", protocol.Event{ID: ref, Room: "room", Ref: ref}, 0)
+		if rec.State != bus.RefNew || rec.Event.Ref != ref {
 			t.Fatalf("begin %s: %+v", ref, rec)
 		}
-		return rec.Message.Seq
+		return rec.Event.Seq
 	}
 	x, y := next("a"), next("b")
 	if err := b.Commit(ctx, "room", y, time.Now(), []byte(`{}`), nil); err != nil {
@@ -159,7 +174,7 @@ func testEpochs(t *testing.T, open Open) {
 		t.Fatalf("fence of an ended epoch: %v, epoch %d", err, epoch)
 	}
 	rec, ok, err := b.GetRef(ctx, "room", "u", "d")
-	if err != nil || !ok || rec.State != bus.RefPending || rec.Message.Seq != d || rec.Message.ID != "d" {
+	if err != nil || !ok || rec.State != bus.RefPending || rec.Event.Seq != d || rec.Event.ID != "d" {
 		t.Fatalf("pending record of d: %+v %v %v", rec, ok, err)
 	}
 }
@@ -172,7 +187,7 @@ func testFence(t *testing.T, open Open) {
 	b := open(t, 5).Broker
 	var epoch int64
 	seed := Seeder(&epoch)
-	a := begin(t, b, seed, "u", protocol.Message{ID: "a", Room: "r", Ref: "a"}, 0).Message.Seq
+	a := begin(t, b, seed, "u", protocol.Event{ID: "a", Room: "r", Ref: "a"}, 0).Event.Seq
 	if alive, err := b.LeaseAlive(ctx, "r", a); err != nil || !alive {
 		t.Fatalf("lease of a fresh send: %v %v", alive, err)
 	}
@@ -192,17 +207,17 @@ func testFence(t *testing.T, open Open) {
 	if ok, _ := b.RenewLease(ctx, "r", a); ok {
 		t.Fatal("a fenced seq's lease was renewed")
 	}
-	if rec := begin(t, b, seed, "u", protocol.Message{ID: "a", Room: "r", Ref: "a"}, 0); rec.State != bus.RefPending {
+	if rec := begin(t, b, seed, "u", protocol.Event{ID: "a", Room: "r", Ref: "a"}, 0); rec.State != bus.RefPending {
 		t.Fatalf("without replace: %+v", rec)
 	}
-	rec := begin(t, b, seed, "u", protocol.Message{ID: "a2", Room: "r", Ref: "a"}, a)
-	if rec.State != bus.RefNew || rec.Message.Seq != first+1 {
+	rec := begin(t, b, seed, "u", protocol.Event{ID: "a2", Room: "r", Ref: "a"}, a)
+	if rec.State != bus.RefNew || rec.Event.Seq != first+1 {
 		t.Fatalf("replace: %+v", rec)
 	}
-	if err := b.Commit(ctx, "r", rec.Message.Seq, time.Now(), []byte(`{}`), nil); err != nil {
+	if err := b.Commit(ctx, "r", rec.Event.Seq, time.Now(), []byte(`{}`), nil); err != nil {
 		t.Fatal(err)
 	}
-	if alive, _ := b.LeaseAlive(ctx, "r", rec.Message.Seq); alive {
+	if alive, _ := b.LeaseAlive(ctx, "r", rec.Event.Seq); alive {
 		t.Fatal("a committed seq still has a lease")
 	}
 }
@@ -211,7 +226,7 @@ func testRecentCache(t *testing.T, open Open) {
 	ctx := ctxOf(t)
 	b := open(t, 5).Broker
 	var epoch int64
-	begin(t, b, Seeder(&epoch), "u", protocol.Message{Room: "room", Ref: "seed"}, 0)
+	begin(t, b, Seeder(&epoch), "u", protocol.Event{Room: "room", Ref: "seed"}, 0)
 	if o, err := b.Oldest(ctx, "room"); err != nil || o != 0 {
 		t.Fatalf("oldest of an empty cache: %d %v", o, err)
 	}

@@ -100,7 +100,7 @@ func testPubSub(t *testing.T, open Open) {
 
 	// A commit publishes its frame on the room's channel.
 	var epoch int64
-	m := begin(t, b, Seeder(&epoch), "u", protocol.Message{ID: "m", Room: "b", Ref: "m"}, 0).Message
+	m := begin(t, b, Seeder(&epoch), "u", protocol.Event{ID: "m", Room: "b", Ref: "m"}, 0).Event
 	if err := b.Commit(ctx, "b", m.Seq, time.Now(), []byte(`{"type":"message"}`), nil); err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,12 @@ SELECT r.*, m.last_read_seq,
        (SELECT count(*) FROM (
             SELECT 1 FROM messages msg
             WHERE msg.room_id = r.id AND msg.seq > m.last_read_seq AND msg.sender_id <> m.user_id AND NOT msg.fence
-            LIMIT 1000) unread)::bigint AS unread
+              AND msg.kind = 'message'
+            LIMIT 1000) unread)::bigint AS unread,
+       (SELECT count(*) FROM (
+            SELECT 1 FROM mentions mn JOIN messages msg ON msg.id = mn.message_id
+            WHERE mn.user_id = m.user_id AND mn.room_id = r.id AND mn.seq > m.last_read_seq AND NOT msg.deleted
+            LIMIT 1000) mentioned)::bigint AS mentions
 FROM room_members m JOIN rooms r ON r.id = m.room_id
 WHERE m.user_id = $1
 ORDER BY r.last_activity_at DESC, r.id;
@@ -39,3 +44,11 @@ FROM room_members m JOIN users u ON u.id = m.user_id
 WHERE m.room_id = $1
 ORDER BY u.username
 LIMIT sqlc.arg(max_rows);
+
+-- name: MembersByUsername :many
+-- Which of these usernames are members of the room: the mentions of a
+-- message being sent.
+SELECT u.id, u.username
+FROM users u JOIN room_members m ON m.user_id = u.id AND m.room_id = sqlc.arg(room_id)
+WHERE u.username = ANY(sqlc.arg(usernames)::text[])
+ORDER BY u.username;

@@ -19,3 +19,6 @@ LIMIT sqlc.arg(max_rows);
 -- name: ExistingUsers :many
 -- Which of these users exist: the persister's reference check, once per batch.
 SELECT id FROM users WHERE id = ANY(sqlc.arg(ids)::uuid[]);
+
+-- name: UsersByID :many
+SELECT id, username FROM users WHERE id = ANY(sqlc.arg(ids)::uuid[]);

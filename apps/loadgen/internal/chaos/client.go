@@ -15,6 +15,7 @@ type frame struct {
 	Ref       string `json:"ref"`
 	Room      string `json:"room"`
 	Seq       int64  `json:"seq"`
+	ID        string `json:"id"`
 	Code      string `json:"code"`
 	Recovered bool   `json:"recovered"`
 }

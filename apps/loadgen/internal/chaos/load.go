@@ -37,9 +37,11 @@ func (a *acks) add(ref string, seq, before int64) {
 	a.highest = max(a.highest, seq)
 }
 
-// sender posts rate messages a second into the room, one at a time, each
+// sender posts rate requests a second into the room, one at a time, each
 // retried with the same ref (reconnecting to the other server when its
-// connection fails) until it is acknowledged.
+// connection fails) until it is acknowledged. Most are messages; every
+// fourth is a reaction to, and every eighth an edit of, its last message,
+// so the log's other events face the same faults (v1.1).
 type sender struct {
 	name    string
 	token   string
@@ -47,6 +49,7 @@ type sender struct {
 	cur     int
 	room    string
 	conn    *client.Conn
+	last    string // the id of its last acknowledged message
 }
 
 func (s *sender) run(ctx context.Context, stopSending <-chan struct{}, rate float64, a *acks) {
@@ -95,6 +98,9 @@ func (s *sender) sendUntilAck(ctx context.Context, ref string, a *acks) (int64, 
 			s.cur = 1 - s.cur
 			pause(ctx, 100*time.Millisecond)
 		case f.Type == "ack":
+			if s.request(ref)["type"] == "send" {
+				s.last = f.ID
+			}
 			return f.Seq, true
 		case f.Code == "unavailable":
 			pause(ctx, 200*time.Millisecond)
@@ -108,9 +114,23 @@ func (s *sender) sendUntilAck(ctx context.Context, ref string, a *acks) (int64, 
 	return 0, false
 }
 
+// request is the frame of ref: its number decides the kind, so a retry
+// sends the same request again.
+func (s *sender) request(ref string) map[string]any {
+	var n int
+	_, _ = fmt.Sscanf(ref[len(s.name)+1:], "%d", &n)
+	switch {
+	case s.last != "" && n%8 == 7:
+		return map[string]any{"type": "edit", "room": s.room, "ref": ref, "id": s.last, "body": "edited " + ref}
+	case s.last != "" && n%4 == 3:
+		return map[string]any{"type": "react", "room": s.room, "ref": ref, "id": s.last, "emoji": "👍", "on": n%16 == 3}
+	}
+	return map[string]any{"type": "send", "room": s.room, "ref": ref, "body": "chaos " + ref}
+}
+
 // try sends ref once and reads until its ack or error.
 func (s *sender) try(ref string) (frame, error) {
-	if err := s.conn.Write(map[string]string{"type": "send", "room": s.room, "ref": ref, "body": "chaos " + ref}); err != nil {
+	if err := s.conn.Write(s.request(ref)); err != nil {
 		return frame{}, err
 	}
 	_ = s.conn.WebSocket().SetReadDeadline(time.Now().Add(15 * time.Second))
@@ -184,7 +204,7 @@ func (s *subscriber) watch(c *client.Conn) error {
 		}
 		s.mu.Lock()
 		switch f.Type {
-		case "message":
+		case "message", "edit", "reaction", "delete":
 			switch _, seen := s.got[f.Seq]; {
 			case seen:
 				s.dups++

@@ -12,73 +12,108 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/db"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
-// row is a decoded, validated message, or fence, ready for the database.
+// row is a decoded, validated log record ready for the database: a
+// message, an edit, deletion or reaction of one, or a fence.
 type row struct {
 	id, room, sender uuid.UUID
 	seq              int64
 	body, ref        string
 	at               time.Time
 	fence            bool // a fence record: no sender, body or ref
-	src              int  // index of the record in its batch
+	kind             string
+	target           uuid.UUID // events: the message they are about
+	emoji            string
+	on               bool
+	replyTo          string // messages: a message id, or ""
+	mentions         []byte // messages: [User] as JSON, or nil
+	mentioned        []uuid.UUID
+	src              int // index of the record in its batch
 }
 
-// record is either kind of log record: a message, or a bus.Fence.
-type record struct {
-	Type string `json:"type"`
-	protocol.Message
-}
+// event reports whether r is an edit, deletion or reaction.
+func (r row) event() bool { return r.kind != protocol.KindMessage }
 
 // decode parses and checks one record value. An error means the record can
 // never be stored: it goes to the dead-letter topic.
 func decode(value []byte) (row, error) {
-	var rec record
-	if err := json.Unmarshal(value, &rec); err != nil {
+	var ev protocol.Event
+	if err := json.Unmarshal(value, &ev); err != nil {
 		return row{}, fmt.Errorf("undecodable JSON: %w", err)
 	}
-	m := rec.Message
-	var r row
+	if ev.Kind == bus.TypeFence {
+		return decodeFence(ev)
+	}
+	r := row{kind: ev.Kind}
 	var err error
-	switch rec.Type {
-	case "":
-	case bus.TypeFence:
-		return decodeFence(m)
+	switch ev.Kind {
+	case "", protocol.KindMessage:
+		r.kind = protocol.KindMessage
+	case protocol.KindEdit, protocol.KindDelete, protocol.KindReaction:
+		if r.target, err = uuid.Parse(ev.Target); err != nil {
+			return row{}, fmt.Errorf("bad %s target %q", ev.Kind, ev.Target)
+		}
 	default:
-		return row{}, fmt.Errorf("unknown record type %q", rec.Type)
+		return row{}, fmt.Errorf("unknown record type %q", ev.Kind)
 	}
-	if r.id, err = uuid.Parse(m.ID); err != nil {
-		return row{}, fmt.Errorf("bad id %q", m.ID)
+	if r.id, err = uuid.Parse(ev.ID); err != nil {
+		return row{}, fmt.Errorf("bad id %q", ev.ID)
 	}
-	if r.room, err = uuid.Parse(m.Room); err != nil {
-		return row{}, fmt.Errorf("bad room %q", m.Room)
+	if r.room, err = uuid.Parse(ev.Room); err != nil {
+		return row{}, fmt.Errorf("bad room %q", ev.Room)
 	}
-	if r.sender, err = uuid.Parse(m.Sender.ID); err != nil {
-		return row{}, fmt.Errorf("bad sender %q", m.Sender.ID)
+	if r.sender, err = uuid.Parse(ev.Sender.ID); err != nil {
+		return row{}, fmt.Errorf("bad sender %q", ev.Sender.ID)
 	}
-	if m.Seq <= 0 {
-		return row{}, fmt.Errorf("bad seq %d", m.Seq)
+	if ev.Seq <= 0 {
+		return row{}, fmt.Errorf("bad seq %d", ev.Seq)
 	}
-	if r.at, err = protocol.ParseTime(m.TS); err != nil {
-		return row{}, fmt.Errorf("bad ts %q", m.TS)
+	if r.at, err = protocol.ParseTime(ev.TS); err != nil {
+		return row{}, fmt.Errorf("bad ts %q", ev.TS)
 	}
-	if _, err := protocol.NormalizeBody(m.Body); err != nil {
-		return row{}, fmt.Errorf("bad body: %w", err)
-	}
-	if err := protocol.ValidateRef(m.Ref); err != nil {
+	if err := protocol.ValidateRef(ev.Ref); err != nil {
 		return row{}, fmt.Errorf("bad ref: %w", err)
 	}
-	r.seq, r.body, r.ref = m.Seq, m.Body, m.Ref
+	switch r.kind {
+	case protocol.KindMessage, protocol.KindEdit:
+		if _, err := protocol.NormalizeBody(ev.Body); err != nil {
+			return row{}, fmt.Errorf("bad body: %w", err)
+		}
+	case protocol.KindReaction:
+		if err := protocol.ValidateEmoji(ev.Emoji); err != nil {
+			return row{}, fmt.Errorf("bad emoji: %w", err)
+		}
+	}
+	if r.kind == protocol.KindMessage {
+		if ev.ReplyTo != "" {
+			if _, err := uuid.Parse(ev.ReplyTo); err != nil {
+				return row{}, fmt.Errorf("bad reply_to %q", ev.ReplyTo)
+			}
+		}
+		for _, u := range ev.Mentions {
+			id, err := uuid.Parse(u.ID)
+			if err != nil {
+				return row{}, fmt.Errorf("bad mention %q", u.ID)
+			}
+			r.mentioned = append(r.mentioned, id)
+		}
+		if len(ev.Mentions) > 0 {
+			r.mentions, _ = json.Marshal(ev.Mentions)
+		}
+	}
+	r.seq, r.body, r.ref, r.emoji, r.on, r.replyTo = ev.Seq, ev.Body, ev.Ref, ev.Emoji, ev.On, ev.ReplyTo
 	return r, nil
 }
 
-// decodeFence checks a fence record (its fields are a Message's).
-func decodeFence(m protocol.Message) (row, error) {
-	r := row{fence: true}
+// decodeFence checks a fence record (its fields are an Event's).
+func decodeFence(m protocol.Event) (row, error) {
+	r := row{fence: true, kind: protocol.KindMessage}
 	var err error
 	if r.id, err = uuid.Parse(m.ID); err != nil {
 		return row{}, fmt.Errorf("bad fence id %q", m.ID)
@@ -102,10 +137,17 @@ func params(rows []row) db.PersistMessagesParams {
 		Ids: make([]uuid.UUID, len(rows)), RoomIds: make([]uuid.UUID, len(rows)), Seqs: make([]int64, len(rows)),
 		SenderIds: make([]uuid.UUID, len(rows)), Bodies: make([]string, len(rows)), Refs: make([]string, len(rows)),
 		CreatedAts: make([]time.Time, len(rows)), Fences: make([]bool, len(rows)),
+		Kinds: make([]string, len(rows)), TargetIds: make([]string, len(rows)), Emojis: make([]string, len(rows)),
+		ReactionOns: make([]bool, len(rows)), ReplyTos: make([]string, len(rows)), Mentions: make([]string, len(rows)),
 	}
 	for i, r := range rows {
 		p.Ids[i], p.RoomIds[i], p.Seqs[i], p.SenderIds[i] = r.id, r.room, r.seq, r.sender
 		p.Bodies[i], p.Refs[i], p.CreatedAts[i], p.Fences[i] = r.body, r.ref, r.at, r.fence
+		p.Kinds[i], p.Emojis[i], p.ReactionOns[i], p.ReplyTos[i] = r.kind, r.emoji, r.on, r.replyTo
+		if r.event() {
+			p.TargetIds[i] = r.target.String()
+		}
+		p.Mentions[i] = string(r.mentions)
 	}
 	return p
 }
@@ -115,7 +157,17 @@ func copyParams(rows []row) []db.CopyMessagesParams {
 	out := make([]db.CopyMessagesParams, len(rows))
 	for i, r := range rows {
 		out[i] = db.CopyMessagesParams{ID: r.id, RoomID: r.room, Seq: r.seq, SenderID: r.sender,
-			Body: r.body, Ref: r.ref, CreatedAt: r.at, Fence: r.fence}
+			Body: r.body, Ref: r.ref, CreatedAt: r.at, Fence: r.fence, Kind: r.kind, Mentions: r.mentions}
+		if r.event() {
+			out[i].TargetID = pgtype.UUID{Bytes: r.target, Valid: true}
+		}
+		if r.kind == protocol.KindReaction {
+			out[i].Emoji = pgtype.Text{String: r.emoji, Valid: true}
+			out[i].ReactionOn = pgtype.Bool{Bool: r.on, Valid: true}
+		}
+		if r.replyTo != "" {
+			out[i].ReplyTo = pgtype.UUID{Bytes: uuid.MustParse(r.replyTo), Valid: true}
+		}
 	}
 	return out
 }
@@ -131,7 +183,7 @@ func advanceParams(rows []row) db.AdvanceRoomsParams {
 	for _, r := range rows {
 		t := rooms[r.room]
 		t.seq = max(t.seq, r.seq)
-		if !r.fence && r.at.After(t.at) { // a fence is no activity
+		if !r.fence && !r.event() && r.at.After(t.at) { // only new messages are activity
 			t.at = r.at
 		}
 		rooms[r.room] = t

@@ -57,6 +57,9 @@ func (p *Persister) copyBatch(ctx context.Context, rows []row) error {
 		if err := q.AdvanceRooms(ctx, advanceParams(rows)); err != nil {
 			return fmt.Errorf("advance rooms: %w", err)
 		}
+		if hasApplicable(rows) {
+			return applyEvents(ctx, q, rows)
+		}
 		return nil
 	})
 	if err != nil {
@@ -79,6 +82,11 @@ func (p *Persister) write(ctx context.Context, rows []row) ([]badRow, error) {
 	err := retry(ctx, p.log, "postgres", p.backoff(), db.IsPermanent, func() error {
 		start := time.Now()
 		n, err := p.q.PersistMessages(ctx, params(rows))
+		if err == nil && hasApplicable(rows) {
+			// Applied to every row, not only those inserted now: a crash
+			// may have come between a row's insert and its application.
+			err = applyEvents(ctx, p.q, rows)
+		}
 		if err != nil {
 			p.failing.Store("postgres")
 			return err

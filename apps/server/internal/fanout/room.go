@@ -188,9 +188,7 @@ func logEntries(log []store.LogEntry) []logEntry {
 	out := make([]logEntry, len(log))
 	for i, e := range log {
 		out[i].seq = e.Seq
-		if !e.Fence {
-			out[i].frame = protocol.EncodeMessage(e.Message)
-		}
+		out[i].frame = e.Frame // nil for a fence
 	}
 	return out
 }

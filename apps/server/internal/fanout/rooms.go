@@ -230,7 +230,7 @@ func (rs *Rooms) OnMessage(id string, frame []byte) {
 		return
 	}
 	switch h.Type {
-	case protocol.TypeMessage:
+	case protocol.TypeMessage, protocol.TypeEdit, protocol.TypeDelete, protocol.TypeReaction:
 		if rs.hooks.Committed != nil {
 			rs.hooks.Committed(id, h.Seq)
 		}

@@ -4,8 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/rookery-chat/rookery/packages/bus"
-	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
 // replayWait bounds how long a replay waits for the persister.
@@ -31,8 +32,8 @@ func (h *Reader) awaitStored(ctx context.Context, roomID string, seq int64) {
 	}
 }
 
-// Replay collects the messages in (after, upto], the newest ReplayMax of
-// them, from the cache and, for what the cache no longer holds, PostgreSQL.
+// Replay collects the room's events in (after, upto], the newest
+// ReplayMax of them, from the cache and, for what the cache no longer holds, PostgreSQL.
 // recovered is false when there were more.
 func (h *Reader) Replay(ctx context.Context, roomID string, after, upto int64) ([]bus.Cached, bool, error) {
 	limit := h.opts.ReplayMax
@@ -59,17 +60,16 @@ func (h *Reader) Replay(ctx context.Context, roomID string, after, upto int64) (
 		h.awaitStored(ctx, roomID, before-1)
 		need := limit - len(cached) + 1
 		if need > 0 {
-			msgs, err := h.store.MessagesBefore(ctx, roomID, before, need)
+			log, err := h.store.LogBefore(ctx, roomID, before, need)
 			if err != nil {
 				return nil, false, err
 			}
-			for i := len(msgs) - 1; i >= 0; i-- {
-				if msgs[i].Seq <= after {
-					continue
+			for i := len(log) - 1; i >= 0; i-- {
+				if log[i].Seq > after {
+					older = append(older, log[i])
 				}
-				older = append(older, bus.Cached{Seq: msgs[i].Seq, Frame: protocol.EncodeMessage(msgs[i])})
 			}
-			if len(msgs) == need && msgs[len(msgs)-1].Seq > after {
+			if len(log) == need && log[len(log)-1].Seq > after {
 				recovered = false
 			}
 		} else {
@@ -82,4 +82,35 @@ func (h *Reader) Replay(ctx context.Context, roomID string, after, upto int64) (
 		recovered = false
 	}
 	return all, recovered, nil
+}
+
+// recentWindow is how young a message id must be for a lookup that finds
+// it nowhere to wait for the persister.
+const recentWindow = time.Minute
+
+// recentID reports whether id is a UUIDv7 (the server's message ids) made
+// within recentWindow.
+func recentID(id string) bool {
+	u, err := uuid.Parse(id)
+	if err != nil || u.Version() != 7 {
+		return false
+	}
+	sec, nsec := u.Time().UnixTime()
+	return time.Since(time.Unix(sec, nsec)) < recentWindow
+}
+
+// awaitMessage polls PostgreSQL for a message, up to replayWait.
+func (h *Reader) awaitMessage(ctx context.Context, room, id string) (Stored, bool, error) {
+	deadline := time.Now().Add(replayWait)
+	for {
+		m, ok, err := h.store.Message(ctx, room, id)
+		if err != nil || ok || time.Now().After(deadline) {
+			return m, ok, err
+		}
+		select {
+		case <-ctx.Done():
+			return Stored{}, false, nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

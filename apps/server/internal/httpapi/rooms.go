@@ -94,14 +94,19 @@ func (a *API) leave(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) addMember(w http.ResponseWriter, r *http.Request) error {
+// decodeUsername reads a {"username"} body and normalizes the name.
+func (a *API) decodeUsername(w http.ResponseWriter, r *http.Request) (string, error) {
 	var req struct {
 		Username string `json:"username"`
 	}
 	if err := a.decode(w, r, &req); err != nil {
-		return err
+		return "", err
 	}
-	name, err := protocol.NormalizeUsername(req.Username)
+	return protocol.NormalizeUsername(req.Username)
+}
+
+func (a *API) addMember(w http.ResponseWriter, r *http.Request) error {
+	name, err := a.decodeUsername(w, r)
 	if err != nil {
 		return err
 	}
@@ -117,13 +122,7 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) direct(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Username string `json:"username"`
-	}
-	if err := a.decode(w, r, &req); err != nil {
-		return err
-	}
-	name, err := protocol.NormalizeUsername(req.Username)
+	name, err := a.decodeUsername(w, r)
 	if err != nil {
 		return err
 	}
@@ -185,7 +184,7 @@ func (a *API) history(w http.ResponseWriter, r *http.Request) error {
 	if err := a.checkMember(r, id, user); err != nil {
 		return err
 	}
-	msgs, more, err := a.rooms.Page(r.Context(), id, q)
+	msgs, more, err := a.rooms.Page(r.Context(), user, id, q)
 	if err != nil {
 		return err
 	}

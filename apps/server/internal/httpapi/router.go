@@ -38,6 +38,10 @@ type Store interface {
 	// ListRooms also returns the user's read marker of each room.
 	ListRooms(ctx context.Context, user protocol.User) ([]protocol.Room, []int64, error)
 	PublicRooms(ctx context.Context, q string) ([]protocol.Room, error)
+	// v1.1: moderation and blocks.
+	RemoveMember(ctx context.Context, roomID string, actor protocol.User, userID string) error
+	Block(ctx context.Context, me protocol.User, username string) (protocol.User, error)
+	Unblock(ctx context.Context, me protocol.User, userID string) error
 }
 
 // Limiter counts events against cluster-wide limits.
@@ -51,6 +55,8 @@ type Events interface {
 	MembershipChanged(ctx context.Context, roomID, userID string)
 	// TokenRevoked: close the user's connections that authenticated with it.
 	TokenRevoked(ctx context.Context, userID string, tokenHash []byte)
+	// BlocksChanged: blocker blocked or unblocked blocked.
+	BlocksChanged(ctx context.Context, blockerID, blockedID string)
 }
 
 // Rooms answers the room queries that need live state (sequence numbers
@@ -60,7 +66,9 @@ type Rooms interface {
 	// is the user's read marker in rooms[i].
 	Decorate(ctx context.Context, user protocol.User, rooms []protocol.Room, lastRead []int64)
 	// Page serves GET /rooms/{id}/messages for a member.
-	Page(ctx context.Context, roomID string, q history.Query) ([]protocol.Message, bool, error)
+	Page(ctx context.Context, viewer protocol.User, roomID string, q history.Query) ([]protocol.Message, bool, error)
+	// Search serves GET /search.
+	Search(ctx context.Context, viewer protocol.User, roomID, query string, limit int) ([]protocol.Message, error)
 }
 
 // Check is one readiness probe.
@@ -119,7 +127,7 @@ func NewRouter(d Deps) http.Handler {
 		if len(d.Config.AllowedOrigins) > 0 {
 			r.Use(cors.Handler(cors.Options{
 				AllowedOrigins: d.Config.AllowedOrigins,
-				AllowedMethods: []string{"GET", "POST"},
+				AllowedMethods: []string{"GET", "POST", "DELETE"},
 				AllowedHeaders: []string{"Authorization", "Content-Type"},
 				ExposedHeaders: []string{"Retry-After"},
 				MaxAge:         600,
@@ -141,7 +149,11 @@ func NewRouter(d Deps) http.Handler {
 			r.Post("/rooms/{id}/leave", a.handle(a.leave))
 			r.Post("/rooms/{id}/members", a.handle(a.addMember))
 			r.Get("/rooms/{id}/messages", a.handle(a.history))
+			r.Delete("/rooms/{id}/members/{user_id}", a.handle(a.removeMember))
 			r.Post("/dm", a.handle(a.direct))
+			r.Get("/search", a.handle(a.search))
+			r.Post("/blocks", a.handle(a.block))
+			r.Delete("/blocks/{user_id}", a.handle(a.unblock))
 		})
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			a.writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "no such endpoint"))

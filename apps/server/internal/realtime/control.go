@@ -11,7 +11,7 @@ import (
 
 // control is a message of the cluster-wide control channel.
 type control struct {
-	Kind string `json:"kind"` // "member", "token" or "presence"
+	Kind string `json:"kind"` // "member", "token", "presence", "block" or "mention"
 	Room string `json:"room,omitempty"`
 	User string `json:"user,omitempty"`
 	Hash string `json:"hash,omitempty"`
@@ -19,6 +19,9 @@ type control struct {
 	Name   string   `json:"name,omitempty"`
 	Online bool     `json:"online,omitempty"`
 	Rooms  []string `json:"rooms,omitempty"`
+	// Mentions: the users to tell, and the frame to give them.
+	Users []string        `json:"users,omitempty"`
+	Frame json.RawMessage `json:"frame,omitempty"`
 }
 
 func (h *Hub) publishControl(ctx context.Context, c control) {
@@ -56,6 +59,14 @@ func (h *Hub) onControl(payload []byte) {
 		if conns := h.conns.user(c.User); len(conns) > 0 {
 			h.goWork(func() { h.membershipChanged(c.Room, conns) })
 		}
+	case "block": // User blocked or unblocked the user whose id is in Room
+		h.blocks.invalidate(memberKey{c.User, c.Room})
+	case "mention":
+		for _, u := range c.Users {
+			for _, conn := range h.conns.user(u) {
+				conn.Enqueue(c.Frame)
+			}
+		}
 	case "token":
 		for _, conn := range h.conns.user(c.User) {
 			if hex.EncodeToString(conn.tokenHash) == c.Hash {
@@ -82,10 +93,12 @@ func (h *Hub) membershipChanged(room string, conns []*client) {
 			}
 		}
 	case code == protocol.CodeForbidden || code == protocol.CodeNotFound:
+		// forbidden even where a private room would now say not_found:
+		// the contract's answer to a removed member.
 		for _, conn := range conns {
 			if conn.subscribed(room) {
 				conn.removeSub(room)
-				conn.Enqueue(protocol.Encode(protocol.ErrorFrame{Type: protocol.TypeError, Code: code, Room: room,
+				conn.Enqueue(protocol.Encode(protocol.ErrorFrame{Type: protocol.TypeError, Code: protocol.CodeForbidden, Room: room,
 					Message: "you are no longer a member of room " + room}))
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/rookery-chat/rookery/apps/server/internal/history"
 	"github.com/rookery-chat/rookery/apps/server/internal/realtime"
 	"github.com/rookery-chat/rookery/apps/server/internal/store"
 	"github.com/rookery-chat/rookery/packages/bus"
@@ -21,16 +22,23 @@ type memStore struct {
 	users   map[string]protocol.User // by token hash
 	members map[string]map[string]bool
 	epochs  map[string]int64
-	log     map[string][]store.LogEntry // by room, ascending
-	ids     map[string]bool             // stored message ids
+	log     map[string][]memEntry // by room, ascending
+	ids     map[string]bool       // stored message ids
 	reads   map[string]int64
 }
 
 var _ realtime.Store = (*memStore)(nil)
 
+// memEntry is one stored seq: an event, or a fence.
+type memEntry struct {
+	Seq   int64
+	Fence bool
+	Event protocol.Event
+}
+
 func newMemStore() *memStore {
 	return &memStore{users: map[string]protocol.User{}, members: map[string]map[string]bool{},
-		epochs: map[string]int64{}, log: map[string][]store.LogEntry{}, ids: map[string]bool{}, reads: map[string]int64{}}
+		epochs: map[string]int64{}, log: map[string][]memEntry{}, ids: map[string]bool{}, reads: map[string]int64{}}
 }
 
 // addUser registers a user with token and makes it a member of rooms.
@@ -83,7 +91,7 @@ func (s *memStore) SeedSeq(_ context.Context, room string, set func(int64) (bool
 }
 
 // append stores an entry by the persister's rules.
-func (s *memStore) append(room string, e store.LogEntry) {
+func (s *memStore) append(room string, e memEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.log[room]
@@ -96,7 +104,7 @@ func (s *memStore) append(room string, e store.LogEntry) {
 	sort.Slice(l, func(i, j int) bool { return l[i].Seq < l[j].Seq })
 	s.log[room] = l
 	if !e.Fence {
-		s.ids[e.Message.ID] = true
+		s.ids[e.Event.ID] = true
 	}
 }
 
@@ -134,7 +142,11 @@ func (s *memStore) LogAfter(ctx context.Context, room string, after int64, limit
 	var out []store.LogEntry
 	for _, e := range s.log[room] {
 		if e.Seq > after && len(out) < limit {
-			out = append(out, e)
+			le := store.LogEntry{Seq: e.Seq, Fence: e.Fence}
+			if !e.Fence {
+				le.Frame = e.Event.Frame()
+			}
+			out = append(out, le)
 		}
 	}
 	return out, top, nil
@@ -145,29 +157,74 @@ func (s *memStore) messages(room string, keep func(int64) bool) []protocol.Messa
 	defer s.mu.Unlock()
 	var out []protocol.Message
 	for _, e := range s.log[room] {
-		if !e.Fence && keep(e.Seq) {
-			out = append(out, e.Message)
+		if !e.Fence && e.Event.IsMessage() && keep(e.Seq) {
+			out = append(out, e.Event.Message())
 		}
 	}
 	return out
 }
 
-func (s *memStore) MessagesBefore(_ context.Context, room string, before int64, limit int) ([]protocol.Message, error) {
+func (s *memStore) MessagesBefore(_ context.Context, room string, before int64, limit int) ([]history.Stored, error) {
 	all := s.messages(room, func(seq int64) bool { return before <= 0 || seq < before })
-	out := []protocol.Message{}
+	out := []history.Stored{}
 	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
-		out = append(out, all[i]) // newest first
+		out = append(out, history.Stored{Message: all[i]}) // newest first
 	}
 	return out, nil
 }
 
-func (s *memStore) MessagesAfter(_ context.Context, room string, after int64, limit int) ([]protocol.Message, error) {
+func (s *memStore) MessagesAfter(_ context.Context, room string, after int64, limit int) ([]history.Stored, error) {
 	all := s.messages(room, func(seq int64) bool { return seq > after })
 	if len(all) > limit {
 		all = all[:limit]
 	}
-	return all, nil
+	out := make([]history.Stored, len(all))
+	for i, m := range all {
+		out[i] = history.Stored{Message: m}
+	}
+	return out, nil
 }
+
+// LogBefore serves replays; the fake applies no events to messages.
+func (s *memStore) LogBefore(_ context.Context, room string, before int64, limit int) ([]bus.Cached, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []bus.Cached
+	l := s.log[room]
+	for i := len(l) - 1; i >= 0 && len(out) < limit; i-- {
+		if !l[i].Fence && l[i].Seq < before {
+			out = append(out, bus.Cached{Seq: l[i].Seq, Frame: l[i].Event.Frame()})
+		}
+	}
+	return out, nil
+}
+
+func (s *memStore) Message(_ context.Context, room, id string) (history.Stored, bool, error) {
+	for _, m := range s.messages(room, func(int64) bool { return true }) {
+		if m.ID == id {
+			return history.Stored{Message: m}, true, nil
+		}
+	}
+	return history.Stored{}, false, nil
+}
+
+func (s *memStore) Reactions(context.Context, []string) ([]history.ReactionRow, error) {
+	return nil, nil
+}
+
+func (s *memStore) Search(context.Context, protocol.User, string, string, int) ([]history.Stored, error) {
+	return nil, nil
+}
+
+func (s *memStore) MembersNamed(context.Context, string, []string) ([]protocol.User, error) {
+	return nil, nil
+}
+
+func (s *memStore) RoomOwner(context.Context, string) (string, error) { return "", nil }
+
+func (s *memStore) DirectPeer(context.Context, string, protocol.User) (string, error) { return "", nil }
+
+func (s *memStore) Blocks(context.Context, string, string) (bool, error) { return false, nil }
 
 func (s *memStore) SetLastRead(_ context.Context, room, user string, seq int64) error {
 	s.mu.Lock()
@@ -257,11 +314,11 @@ func (l *memLog) wait(ctx context.Context) error {
 	}
 }
 
-func (l *memLog) Produce(ctx context.Context, m protocol.Message) error {
+func (l *memLog) Produce(ctx context.Context, m protocol.Event) error {
 	if err := l.wait(ctx); err != nil {
 		return err
 	}
-	l.st.append(m.Room, store.LogEntry{Seq: m.Seq, Message: m})
+	l.st.append(m.Room, memEntry{Seq: m.Seq, Event: m})
 	l.mu.Lock()
 	hook := l.afterProduce
 	l.afterProduce = nil
@@ -276,6 +333,6 @@ func (l *memLog) ProduceFence(ctx context.Context, room string, seq int64) error
 	if err := l.wait(ctx); err != nil {
 		return err
 	}
-	l.st.append(room, store.LogEntry{Seq: seq, Fence: true})
+	l.st.append(room, memEntry{Seq: seq, Fence: true})
 	return nil
 }

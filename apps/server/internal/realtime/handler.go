@@ -218,7 +218,8 @@ func (h *Hub) handleFrame(j job) {
 		c.dispatched <- struct{}{}
 		return
 	}
-	if f.Type == protocol.TypeSend || f.Type == protocol.TypeSubscribe {
+	switch f.Type {
+	case protocol.TypeSend, protocol.TypeSubscribe, protocol.TypeEdit, protocol.TypeDelete, protocol.TypeReact:
 		select {
 		case h.slow <- struct{}{}:
 			h.goWork(func() {
@@ -249,6 +250,8 @@ func (h *Hub) dispatch(c *client, f protocol.ClientFrame) {
 		c.removeSub(f.Room)
 	case protocol.TypeSend:
 		err = h.send(ctx, c, f)
+	case protocol.TypeEdit, protocol.TypeDelete, protocol.TypeReact:
+		err = h.event(ctx, c, f)
 	case protocol.TypeTyping:
 		err = h.typing(ctx, c, f.Room)
 	case protocol.TypeRead:

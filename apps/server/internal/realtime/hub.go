@@ -62,6 +62,11 @@ type Store interface {
 	RoomMembers(ctx context.Context, roomID string, max int32) ([]protocol.User, error)
 	UserRooms(ctx context.Context, userID string) ([]string, error)
 	UserByID(ctx context.Context, userID string) (protocol.User, error)
+	// v1.1
+	MembersNamed(ctx context.Context, roomID string, usernames []string) ([]protocol.User, error)
+	RoomOwner(ctx context.Context, roomID string) (string, error)
+	DirectPeer(ctx context.Context, roomID string, me protocol.User) (string, error)
+	Blocks(ctx context.Context, blockerID, blockedID string) (bool, error)
 }
 
 // Hub owns this server's connections and wires the real-time parts.
@@ -76,6 +81,8 @@ type Hub struct {
 	history  *history.Reader
 	conns    *registry
 	members  *memberCache
+	peers    *ttlCache[memberKey, string] // (direct room, user) -> the other member
+	blocks   *ttlCache[memberKey, bool]   // (blocker, blocked) -> blocks
 	reads    *readCoalescer
 	presence *presence
 	addrs    *ratelimit.Concurrent // open connections per client address
@@ -97,9 +104,12 @@ func NewHub(log *slog.Logger, opts Options, st Store, b bus.Broker, p send.Produ
 		conns:   newRegistry(),
 		addrs:   &ratelimit.Concurrent{Max: opts.ConnsPerAddr},
 		members: newMemberCache(30*time.Second, 100_000),
+		peers:   newTTLCache[memberKey, string](time.Hour, 100_000), // a room's members never change kind
+		blocks:  newTTLCache[memberKey, bool](30*time.Second, 100_000),
 		jobs:    make(chan job, opts.Workers),
 		slow:    make(chan struct{}, slowSlots)}
 	h.writers = socket.NewWriters(opts.Socket)
+	opts.Send.Committed = h.announceMentions
 	h.sender = send.New(log, opts.Send, b, p, st)
 	h.history = history.New(log, opts.History, b, st)
 	h.rooms = fanout.New(log, opts.Fanout, b, st, fanout.Hooks{

@@ -13,9 +13,10 @@ import (
 // a row before it is closed with 4429.
 const strikesToClose = 10
 
-// send checks the user's rate limit and membership and sends through the
-// durable path; the ack is queued when the message is durable.
-func (h *Hub) send(ctx context.Context, c *client, f protocol.ClientFrame) error {
+// admit charges one request that adds to a room's log (send, edit,
+// delete, react) to the user's rate limit. Past it the request is refused,
+// and a client that keeps going is closed with 4429.
+func (h *Hub) admit(c *client, ref string) error {
 	ub := c.bucket
 	ub.mu.Lock()
 	ok := ub.b.Allow(time.Now())
@@ -26,20 +27,50 @@ func (h *Hub) send(ctx context.Context, c *client, f protocol.ClientFrame) error
 	}
 	strikes := ub.strikes
 	ub.mu.Unlock()
-	if !ok {
-		rateLimited.Inc()
-		if strikes >= strikesToClose {
-			c.Enqueue(protocol.Encode(protocol.NewErrorFrame(f.Ref, protocol.Errorf(protocol.CodeRateLimited, "sending too fast"))))
-			c.CloseWith(protocol.CloseRateLimited, "rate limited", true)
-			return socket.ErrClosed
-		}
-		return protocol.Errorf(protocol.CodeRateLimited, "sending too fast; slow down")
+	if ok {
+		return nil
 	}
-	if err := h.authorize(ctx, f.Room, c.user); err != nil {
+	rateLimited.Inc()
+	if strikes >= strikesToClose {
+		c.Enqueue(protocol.Encode(protocol.NewErrorFrame(ref, protocol.Errorf(protocol.CodeRateLimited, "sending too fast"))))
+		c.CloseWith(protocol.CloseRateLimited, "rate limited", true)
+		return socket.ErrClosed
+	}
+	return protocol.Errorf(protocol.CodeRateLimited, "sending too fast; slow down")
+}
+
+// send checks the user's rate limit, membership, a direct room's block and
+// the message a reply answers, resolves the mentions, and sends through
+// the durable path; the ack is queued when the message is durable.
+func (h *Hub) send(ctx context.Context, c *client, f protocol.ClientFrame) error {
+	if err := h.admit(c, f.Ref); err != nil {
 		return err
 	}
+	if err := h.authorizeWrite(ctx, f.Room, c.user); err != nil {
+		return err
+	}
+	draft := protocol.Event{Kind: protocol.KindMessage, Room: f.Room, Ref: f.Ref, Body: f.Body}
+	if f.ReplyTo != "" {
+		if _, err := h.history.Message(ctx, f.Room, f.ReplyTo); err != nil {
+			if protocol.ErrorCode(err) == protocol.CodeNotFound {
+				return protocol.Errorf(protocol.CodeBadRequest, "reply_to must name a message of this room")
+			}
+			return err
+		}
+		draft.ReplyTo = f.ReplyTo
+	}
+	mentions, err := h.mentions(ctx, f.Room, f.Body)
+	if err != nil {
+		return err
+	}
+	draft.Mentions = mentions
+	return h.submit(ctx, c, draft)
+}
+
+// submit sends draft durably and queues its ack.
+func (h *Hub) submit(ctx context.Context, c *client, draft protocol.Event) error {
 	start := time.Now()
-	return h.sender.Send(ctx, c.user, f.Room, f.Ref, f.Body, func(ack protocol.Ack) {
+	return h.sender.Send(ctx, c.user, draft, func(ack protocol.Ack) {
 		sendLatency.Observe(time.Since(start).Seconds())
 		c.Enqueue(protocol.Encode(ack))
 	})

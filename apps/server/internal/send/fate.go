@@ -59,7 +59,7 @@ func (s *Sender) keepLease(room string, seq int64) (stop func()) {
 
 // settleLater settles msg in the background, if a slot is free, and then
 // calls land.
-func (s *Sender) settleLater(user protocol.User, msg protocol.Message, stop, land func()) bool {
+func (s *Sender) settleLater(user protocol.User, msg protocol.Event, stop, land func()) bool {
 	select {
 	case s.settling <- struct{}{}:
 	default:
@@ -81,7 +81,7 @@ func (s *Sender) settleLater(user protocol.User, msg protocol.Message, stop, lan
 // commit is refused (the seq was fenced, or Redis lost its epoch) the log
 // says whether the message was stored (its ref is then done) or not (it is
 // sent again under a new seq, same ref). stop ends the lease's renewal.
-func (s *Sender) settle(ctx context.Context, user protocol.User, msg protocol.Message, stop func()) {
+func (s *Sender) settle(ctx context.Context, user protocol.User, msg protocol.Event, stop func()) {
 	defer func() { stop() }()
 	delay := 50 * time.Millisecond
 	produced := false
@@ -124,18 +124,18 @@ func (s *Sender) settle(ctx context.Context, user protocol.User, msg protocol.Me
 // log: stored, its ref is marked done; not stored, it is begun again under
 // a new seq and returned with ok (the caller now owns that one). fenceNow
 // fences the seq's epoch at once (its owner is known to be gone).
-func (s *Sender) resolveFenced(ctx context.Context, user protocol.User, msg protocol.Message, fenceNow bool) (protocol.Message, bool) {
+func (s *Sender) resolveFenced(ctx context.Context, user protocol.User, msg protocol.Event, fenceNow bool) (protocol.Event, bool) {
 	for ctx.Err() == nil {
 		stored, err := s.awaitFate(ctx, msg, fenceNow)
 		if err != nil {
 			continue
 		}
 		if stored {
-			if err := s.broker.SetRef(ctx, msg.Room, user.ID, msg.Ref, bus.RefRecord{State: bus.RefDone, Message: &msg}, s.opts.DedupTTL); err != nil {
+			if err := s.broker.SetRef(ctx, msg.Room, user.ID, msg.Ref, bus.RefRecord{State: bus.RefDone, Event: &msg}, s.opts.DedupTTL); err != nil {
 				continue
 			}
 			sendsSettled.WithLabelValues("stored").Inc()
-			return protocol.Message{}, false
+			return protocol.Event{}, false
 		}
 		draft := msg
 		draft.ID, draft.Seq, draft.TS = uuid.Must(uuid.NewV7()).String(), 0, protocol.FormatTime(time.Now())
@@ -144,18 +144,18 @@ func (s *Sender) resolveFenced(ctx context.Context, user protocol.User, msg prot
 			continue
 		}
 		if rec.State != bus.RefNew {
-			return protocol.Message{}, false // another server took the ref over
+			return protocol.Event{}, false // another server took the ref over
 		}
 		sendsSettled.WithLabelValues("resent").Inc()
-		return *rec.Message, true
+		return *rec.Event, true
 	}
-	return protocol.Message{}, false
+	return protocol.Event{}, false
 }
 
 // awaitFate waits until the stored log shows an epoch newer than msg's,
 // fencing msg's epoch if that takes GapTimeout (or at once with fenceNow),
 // and then says whether msg is stored.
-func (s *Sender) awaitFate(ctx context.Context, msg protocol.Message, fenceNow bool) (bool, error) {
+func (s *Sender) awaitFate(ctx context.Context, msg protocol.Event, fenceNow bool) (bool, error) {
 	e := bus.EpochOf(msg.Seq)
 	fenced := time.Now()
 	if fenceNow {
@@ -233,7 +233,7 @@ const recheck = 250 * time.Millisecond
 // the record every recheck. One whose owner is alive finishes by itself;
 // one whose owner is gone is taken over here (once per server). After
 // KafkaWriteTimeout the client is told to retry.
-func (s *Sender) awaitRef(ctx context.Context, user protocol.User, msg protocol.Message, acked func(protocol.Ack)) error {
+func (s *Sender) awaitRef(ctx context.Context, user protocol.User, msg protocol.Event, acked func(protocol.Ack)) error {
 	deadline := time.NewTimer(s.opts.KafkaWriteTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(recheck)
@@ -243,23 +243,23 @@ func (s *Sender) awaitRef(ctx context.Context, user protocol.User, msg protocol.
 		if err != nil {
 			return err
 		}
-		if !ok || rec.Message == nil {
+		if !ok || rec.Event == nil {
 			return protocol.Errorf(protocol.CodeUnavailable, "the earlier send of this ref was lost; retry")
 		}
 		if rec.State == bus.RefDone {
-			acked(ackOf(*rec.Message))
+			acked(rec.Event.Ack())
 			return nil
 		}
-		alive, err := s.broker.LeaseAlive(ctx, msg.Room, rec.Message.Seq)
+		alive, err := s.broker.LeaseAlive(ctx, msg.Room, rec.Event.Seq)
 		if err != nil {
 			return err
 		}
 		if !alive {
-			s.takeOver(user, *rec.Message)
+			s.takeOver(user, *rec.Event)
 		}
 		committed := make(chan struct{})
 		var once sync.Once
-		cancel := s.commits.add(msg.Room, rec.Message.Seq, func() { once.Do(func() { close(committed) }) })
+		cancel := s.commits.add(msg.Room, rec.Event.Seq, func() { once.Do(func() { close(committed) }) })
 		select {
 		case <-committed:
 		case <-tick.C:
@@ -275,7 +275,7 @@ func (s *Sender) awaitRef(ctx context.Context, user protocol.User, msg protocol.
 }
 
 // takeOver settles, in the background, a send whose owner is gone.
-func (s *Sender) takeOver(user protocol.User, msg protocol.Message) {
+func (s *Sender) takeOver(user protocol.User, msg protocol.Event) {
 	k := roomSeq{msg.Room, msg.Seq}
 	s.mu.Lock()
 	if s.takeovers[k] {

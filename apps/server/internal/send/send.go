@@ -2,6 +2,7 @@ package send
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -11,23 +12,22 @@ import (
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
-func ackOf(m protocol.Message) protocol.Ack {
-	return protocol.Ack{Type: protocol.TypeAck, Ref: m.Ref, Room: m.Room, ID: m.ID, Seq: m.Seq, TS: m.TS}
-}
-
-// Send posts a message durably and passes its ack to acked: claim (room,
+// Send adds draft to its room's log durably and passes its ack to acked:
+// a message, or an edit, deletion or reaction of one (draft carries the
+// kind and its fields; Send gives it its id, sender and time). Claim (room,
 // user, ref) and allocate the seq in one Redis step, append to Kafka and
 // wait for the broker, and only then cache and publish it and mark the ref
 // done, in a second Redis step. The ack goes out when that step's reply
 // arrives or when the message is seen on the room channel, whichever is
 // first. A retry of the same ref gets the original ack and never creates a
-// second message. The caller has checked membership.
+// second message. The caller has checked membership and the event's
+// validity.
 //
 // When Kafka or Redis fails, the send answers unavailable but keeps its
 // seq (renewing its lease) and goes on in the background until the
 // message's fate is known; a retry of the ref waits for that. See fate.go.
-func (s *Sender) Send(ctx context.Context, user protocol.User, room, ref, body string, acked func(protocol.Ack)) error {
-	land, err := s.board(ctx, refKey{room, user.ID, ref})
+func (s *Sender) Send(ctx context.Context, user protocol.User, draft protocol.Event, acked func(protocol.Ack)) error {
+	land, err := s.board(ctx, refKey{draft.Room, user.ID, draft.Ref})
 	if err != nil {
 		return err
 	}
@@ -37,20 +37,19 @@ func (s *Sender) Send(ctx context.Context, user protocol.User, room, ref, body s
 			land()
 		}
 	}()
-	draft := protocol.Message{ID: uuid.Must(uuid.NewV7()).String(), Room: room, Sender: user,
-		Body: body, TS: protocol.FormatTime(time.Now()), Ref: ref}
+	draft.ID, draft.Sender, draft.TS = uuid.Must(uuid.NewV7()).String(), user, protocol.FormatTime(time.Now())
 	rec, err := s.broker.Begin(ctx, user.ID, draft, s.opts.DedupTTL, 0, s.store.SeedSeq)
 	if err != nil {
 		return err
 	}
 	switch rec.State {
 	case bus.RefDone:
-		acked(ackOf(*rec.Message))
+		acked(rec.Event.Ack())
 		return nil
 	case bus.RefPending:
-		return s.awaitRef(ctx, user, *rec.Message, acked)
+		return s.awaitRef(ctx, user, *rec.Event, acked)
 	}
-	msg := *rec.Message
+	msg := *rec.Event
 	stop := s.keepLease(msg.Room, msg.Seq)
 	err = s.attempt(ctx, user, msg, acked)
 	if err == nil {
@@ -66,7 +65,7 @@ func (s *Sender) Send(ctx context.Context, user protocol.User, room, ref, body s
 }
 
 // attempt produces msg and commits it, once.
-func (s *Sender) attempt(ctx context.Context, user protocol.User, msg protocol.Message, acked func(protocol.Ack)) error {
+func (s *Sender) attempt(ctx context.Context, user protocol.User, msg protocol.Event, acked func(protocol.Ack)) error {
 	pctx, cancel := context.WithTimeout(ctx, s.opts.KafkaWriteTimeout)
 	err := s.producer.Produce(pctx, msg)
 	cancel()
@@ -77,13 +76,17 @@ func (s *Sender) attempt(ctx context.Context, user protocol.User, msg protocol.M
 }
 
 // commit caches, publishes and marks done a message Kafka accepted.
-func (s *Sender) commit(ctx context.Context, user protocol.User, msg protocol.Message, acked func(protocol.Ack)) error {
+func (s *Sender) commit(ctx context.Context, user protocol.User, msg protocol.Event, acked func(protocol.Ack)) error {
 	at, _ := protocol.ParseTime(msg.TS)
-	frame := protocol.EncodeMessage(msg)
+	frame := msg.Frame()
 	done := &bus.Done{User: user.ID, Ref: msg.Ref, TTL: s.opts.DedupTTL}
+	if !msg.IsMessage() {
+		// An event's frame names its target, not itself: keep the event.
+		done.Record, _ = json.Marshal(msg)
+	}
 	var once sync.Once
 	fired := false
-	fire := func() { once.Do(func() { fired = true; acked(ackOf(msg)) }) }
+	fire := func() { once.Do(func() { fired = true; acked(msg.Ack()) }) }
 	cancel := s.commits.add(msg.Room, msg.Seq, fire)
 	err := s.broker.Commit(ctx, msg.Room, msg.Seq, at, frame, done)
 	cancel()
@@ -93,15 +96,23 @@ func (s *Sender) commit(ctx context.Context, user protocol.User, msg protocol.Me
 			// The message came back on the channel, so the commit happened
 			// and the ack is out; only its reply was lost.
 			s.log.Warn("commit reply lost after the message was published", "room", msg.Room, "seq", msg.Seq, "err", err)
-			messagesSent.Inc()
+			s.committed(msg)
 			return nil
 		}
 		return err
 	}
-	messagesSent.Inc()
+	s.committed(msg)
 	fire()
 	// Wake the retries of the ref waiting here, even when this server
 	// does not listen to the room's channel.
 	s.commits.seen(msg.Room, msg.Seq)
 	return nil
+}
+
+// committed counts a committed event and hands it to Options.Committed.
+func (s *Sender) committed(ev protocol.Event) {
+	messagesSent.Inc()
+	if s.opts.Committed != nil {
+		s.opts.Committed(ev)
+	}
 }

@@ -23,6 +23,9 @@ type Options struct {
 	// GapTimeout is how long a room waits on a missing seq before asking
 	// whether its send is gone (GAP_TIMEOUT).
 	GapTimeout time.Duration
+	// Committed, when set, is called once for each event this server
+	// committed, after its ack (mentions are announced from here).
+	Committed func(protocol.Event)
 }
 
 // Store is what the send path needs from PostgreSQL.
@@ -34,7 +37,7 @@ type Store interface {
 
 // Producer appends a message, or a fence record, to the durable log.
 type Producer interface {
-	Produce(ctx context.Context, msg protocol.Message) error
+	Produce(ctx context.Context, msg protocol.Event) error
 	ProduceFence(ctx context.Context, room string, seq int64) error
 }
 

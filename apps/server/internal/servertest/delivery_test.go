@@ -252,7 +252,7 @@ func TestRoomAddedFrame(t *testing.T) {
 	// Removed from the room while subscribed: told, and no longer fed.
 	bob.Subscribe(priv.ID, nil)
 	s1.Do(t, "POST", "/api/v1/rooms/"+priv.ID+"/leave", bTok, nil)
-	if f := bob.NextOf("error"); f.Str("room") != priv.ID || f.Str("code") != "not_found" {
+	if f := bob.NextOf("error"); f.Str("room") != priv.ID || f.Str("code") != "forbidden" {
 		t.Fatalf("after leaving: %s", f.Raw)
 	}
 }

@@ -189,8 +189,8 @@ func (w *WS) Drain() []Frame {
 	}
 }
 
-// Subscribe subscribes to room and returns the replayed messages and the
-// subscribed frame.
+// Subscribe subscribes to room and returns the replayed events (messages,
+// edits, deletions, reactions) and the subscribed frame.
 func (w *WS) Subscribe(room string, after *int64) ([]Frame, Frame) {
 	w.t.Helper()
 	m := map[string]any{"type": "subscribe", "room": room}
@@ -202,7 +202,7 @@ func (w *WS) Subscribe(room string, after *int64) ([]Frame, Frame) {
 	for {
 		f := w.Next()
 		switch f.Type() {
-		case "message":
+		case "message", "edit", "delete", "reaction":
 			replay = append(replay, f)
 		case "subscribed":
 			return replay, f
@@ -216,7 +216,16 @@ func (w *WS) Subscribe(room string, after *int64) ([]Frame, Frame) {
 // Frames of other types that arrive meanwhile are kept for Next.
 func (w *WS) SendMsg(room, ref, body string) Frame {
 	w.t.Helper()
-	w.Send(map[string]string{"type": "send", "room": room, "ref": ref, "body": body})
+	return w.Request(map[string]any{"type": "send", "room": room, "ref": ref, "body": body})
+}
+
+// Request sends a frame with a "ref" and waits for its ack (or error),
+// returning it. Frames of other types that arrive meanwhile are kept for
+// Next.
+func (w *WS) Request(frame map[string]any) Frame {
+	w.t.Helper()
+	ref, _ := frame["ref"].(string)
+	w.Send(frame)
 	var held []Frame
 	defer func() {
 		// Put back what we skipped, in order, ahead of anything newer.

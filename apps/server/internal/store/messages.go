@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
-	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/rookery-chat/rookery/apps/server/internal/history"
+	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/db"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
@@ -45,11 +47,11 @@ func (s *Store) SeedSeq(ctx context.Context, roomID string, set func(epoch int64
 // errEpochUnused rolls back an epoch bump that turned out not to be needed.
 var errEpochUnused = errors.New("epoch not used")
 
-// LogEntry is one seq of a room's stored log: a message, or a fence.
+// LogEntry is one seq of a room's stored log: an event's frame, or a fence.
 type LogEntry struct {
-	Seq     int64
-	Fence   bool
-	Message protocol.Message // zero for a fence
+	Seq   int64
+	Fence bool
+	Frame []byte // nil for a fence
 }
 
 // LogAfter returns up to limit entries of the room's stored log with
@@ -72,11 +74,47 @@ func (s *Store) LogAfter(ctx context.Context, roomID string, after int64, limit 
 	for _, r := range rows {
 		e := LogEntry{Seq: r.Seq, Fence: r.Fence}
 		if !r.Fence {
-			e.Message = messageOf(roomID, r.ID, r.Seq, r.SenderID, r.SenderUsername, r.Body, r.Ref, r.CreatedAt)
+			e.Frame = logFrame(roomID, db.ListLogBeforeRow(r))
 		}
 		out = append(out, e)
 	}
 	return out, top, nil
+}
+
+// LogBefore returns up to limit entries of the room's stored log with
+// seq < before, newest first, as frames; fences are left out.
+func (s *Store) LogBefore(ctx context.Context, roomID string, before int64, limit int) ([]bus.Cached, error) {
+	id, err := ParseID("room", roomID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q.ListLogBefore(ctx, db.ListLogBeforeParams{RoomID: id, BeforeSeq: before, MaxRows: int32(limit)})
+	if err != nil {
+		return nil, translate("log before", err)
+	}
+	out := make([]bus.Cached, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, bus.Cached{Seq: r.Seq, Frame: logFrame(roomID, r)})
+	}
+	return out, nil
+}
+
+// logFrame is the frame of a stored log row (not a fence): an event as it
+// was sent, or a message in its current state.
+func logFrame(roomID string, r db.ListLogBeforeRow) []byte {
+	sender := protocol.User{ID: r.SenderID.String(), Username: r.SenderUsername}
+	if r.Kind == protocol.KindMessage {
+		st := stateOf(roomID, db.ListMessagesBeforeRow{ID: r.ID, Seq: r.Seq, SenderID: r.SenderID,
+			SenderUsername: r.SenderUsername, Body: r.Body, Ref: r.Ref, CreatedAt: r.CreatedAt, ReplyTo: r.ReplyTo,
+			Mentions: r.Mentions, EditedAt: r.EditedAt, Deleted: r.Deleted})
+		return protocol.EncodeMessage(st.Message)
+	}
+	ev := protocol.Event{Kind: r.Kind, ID: r.ID.String(), Room: roomID, Seq: r.Seq, Sender: sender, Body: r.Body,
+		TS: protocol.FormatTime(r.CreatedAt), Ref: r.Ref, Emoji: r.Emoji.String, On: r.ReactionOn.Bool}
+	if r.TargetID.Valid {
+		ev.Target = uuid.UUID(r.TargetID.Bytes).String()
+	}
+	return ev.Frame()
 }
 
 // StoredSeq says whether the message with this id is stored; a send whose
@@ -111,7 +149,7 @@ func (s *Store) RoomLastSeq(ctx context.Context, roomID string) (int64, error) {
 
 // MessagesBefore returns up to limit stored messages with seq < before
 // (0: no bound), newest first.
-func (s *Store) MessagesBefore(ctx context.Context, roomID string, before int64, limit int) ([]protocol.Message, error) {
+func (s *Store) MessagesBefore(ctx context.Context, roomID string, before int64, limit int) ([]history.Stored, error) {
 	id, err := ParseID("room", roomID)
 	if err != nil {
 		return nil, err
@@ -123,16 +161,16 @@ func (s *Store) MessagesBefore(ctx context.Context, roomID string, before int64,
 	if err != nil {
 		return nil, translate("messages before", err)
 	}
-	out := make([]protocol.Message, 0, len(rows))
+	out := make([]history.Stored, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, messageOf(roomID, r.ID, r.Seq, r.SenderID, r.SenderUsername, r.Body, r.Ref, r.CreatedAt))
+		out = append(out, stateOf(roomID, r))
 	}
 	return out, nil
 }
 
 // MessagesAfter returns up to limit stored messages with seq > after,
 // oldest first.
-func (s *Store) MessagesAfter(ctx context.Context, roomID string, after int64, limit int) ([]protocol.Message, error) {
+func (s *Store) MessagesAfter(ctx context.Context, roomID string, after int64, limit int) ([]history.Stored, error) {
 	id, err := ParseID("room", roomID)
 	if err != nil {
 		return nil, err
@@ -141,9 +179,53 @@ func (s *Store) MessagesAfter(ctx context.Context, roomID string, after int64, l
 	if err != nil {
 		return nil, translate("messages after", err)
 	}
-	out := make([]protocol.Message, 0, len(rows))
+	out := make([]history.Stored, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, messageOf(roomID, r.ID, r.Seq, r.SenderID, r.SenderUsername, r.Body, r.Ref, r.CreatedAt))
+		out = append(out, stateOf(roomID, db.ListMessagesBeforeRow(r)))
+	}
+	return out, nil
+}
+
+// Message returns one stored message of the room; ok is false when
+// PostgreSQL does not hold it (yet).
+func (s *Store) Message(ctx context.Context, roomID, messageID string) (history.Stored, bool, error) {
+	rid, err := ParseID("room", roomID)
+	if err != nil {
+		return history.Stored{}, false, err
+	}
+	mid, err := uuid.Parse(messageID)
+	if err != nil {
+		return history.Stored{}, false, nil // no message has such an id
+	}
+	r, err := s.q.GetRoomMessage(ctx, db.GetRoomMessageParams{ID: mid, RoomID: rid})
+	if db.IsNotFound(err) {
+		return history.Stored{}, false, nil
+	}
+	if err != nil {
+		return history.Stored{}, false, translate("message", err)
+	}
+	return stateOf(roomID, db.ListMessagesBeforeRow(r)), true, nil
+}
+
+// Reactions returns every stored reaction row of these messages.
+func (s *Store) Reactions(ctx context.Context, messageIDs []string) ([]history.ReactionRow, error) {
+	ids := make([]uuid.UUID, 0, len(messageIDs))
+	for _, m := range messageIDs {
+		if id, err := uuid.Parse(m); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.q.ListReactions(ctx, ids)
+	if err != nil {
+		return nil, translate("reactions", err)
+	}
+	out := make([]history.ReactionRow, len(rows))
+	for i, r := range rows {
+		out[i] = history.ReactionRow{Message: r.MessageID.String(), User: r.UserID.String(), Emoji: r.Emoji,
+			On: r.Active, Seq: r.Seq, First: r.FirstSeq}
 	}
 	return out, nil
 }
@@ -161,9 +243,21 @@ func (s *Store) SetLastRead(ctx context.Context, roomID, userID string, seq int6
 	return translate("set last read", s.q.SetLastRead(ctx, db.SetLastReadParams{RoomID: rid, UserID: uid, Seq: seq}))
 }
 
-// messageOf is the one mapping of a stored row to a Message.
-func messageOf(roomID string, id uuid.UUID, seq int64, sender uuid.UUID, username, body, ref string, at time.Time) protocol.Message {
-	return protocol.Message{ID: id.String(), Room: roomID, Seq: seq,
-		Sender: protocol.User{ID: sender.String(), Username: username},
-		Body:   body, TS: protocol.FormatTime(at), Ref: ref}
+// stateOf is the one mapping of a stored message row to its state.
+func stateOf(roomID string, r db.ListMessagesBeforeRow) history.Stored {
+	m := protocol.Message{ID: r.ID.String(), Room: roomID, Seq: r.Seq,
+		Sender: protocol.User{ID: r.SenderID.String(), Username: r.SenderUsername},
+		Body:   r.Body, TS: protocol.FormatTime(r.CreatedAt), Ref: r.Ref, Deleted: r.Deleted}
+	if r.ReplyTo.Valid {
+		id := uuid.UUID(r.ReplyTo.Bytes).String()
+		m.ReplyTo = &id
+	}
+	if r.EditedAt.Valid {
+		at := protocol.FormatTime(r.EditedAt.Time)
+		m.EditedAt = &at
+	}
+	if len(r.Mentions) > 0 {
+		_ = json.Unmarshal(r.Mentions, &m.Mentions)
+	}
+	return history.Stored{Message: m, EditSeq: r.EditSeq}
 }

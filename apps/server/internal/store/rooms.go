@@ -16,6 +16,8 @@ const PublicRoomsMax = 50
 
 var errNoRoom = protocol.Errorf(protocol.CodeNotFound, "no such room")
 
+var errBlocked = protocol.Errorf(protocol.CodeForbidden, "this user does not accept direct messages from you")
+
 func roomOf(r db.Room) protocol.Room {
 	return protocol.Room{ID: r.ID.String(), Name: r.Name, Visibility: protocol.Visibility(r.Visibility), LastSeq: r.LastSeq}
 }
@@ -73,11 +75,15 @@ func (s *Store) CheckMember(ctx context.Context, roomID string, user protocol.Us
 	return nil
 }
 
-// withMembers fills Members for direct and private rooms in one query.
-func (s *Store) withMembers(ctx context.Context, q *db.Queries, rooms []protocol.Room) error {
-	var ids []uuid.UUID
+// complete fills Members for direct and private rooms and Owner for the
+// others (owners[i] is rooms[i]'s creator), in one query each.
+func (s *Store) complete(ctx context.Context, q *db.Queries, rooms []protocol.Room, owners []pgtype.UUID) error {
+	var ids, creators []uuid.UUID
 	idx := map[uuid.UUID][]int{}
 	for i, r := range rooms {
+		if r.Visibility != protocol.Direct && owners[i].Valid {
+			creators = append(creators, owners[i].Bytes)
+		}
 		if r.Visibility == protocol.Public {
 			continue
 		}
@@ -86,6 +92,21 @@ func (s *Store) withMembers(ctx context.Context, q *db.Queries, rooms []protocol
 			ids = append(ids, id)
 		}
 		idx[id] = append(idx[id], i)
+	}
+	if len(creators) > 0 {
+		users, err := q.UsersByID(ctx, creators)
+		if err != nil {
+			return translate("room owners", err)
+		}
+		byID := make(map[uuid.UUID]protocol.User, len(users))
+		for _, u := range users {
+			byID[u.ID] = protocol.User{ID: u.ID.String(), Username: u.Username}
+		}
+		for i, r := range rooms {
+			if u, ok := byID[owners[i].Bytes]; ok && owners[i].Valid && r.Visibility != protocol.Direct {
+				rooms[i].Owner = &u
+			}
+		}
 	}
 	if len(ids) == 0 {
 		return nil
@@ -104,7 +125,7 @@ func (s *Store) withMembers(ctx context.Context, q *db.Queries, rooms []protocol
 
 func (s *Store) view(ctx context.Context, q *db.Queries, r db.Room) (protocol.Room, error) {
 	rooms := []protocol.Room{roomOf(r)}
-	err := s.withMembers(ctx, q, rooms)
+	err := s.complete(ctx, q, rooms, []pgtype.UUID{r.CreatedBy})
 	return rooms[0], err
 }
 
@@ -200,6 +221,13 @@ func (s *Store) DirectRoom(ctx context.Context, me protocol.User, username strin
 	if oid == mid {
 		return protocol.Room{}, protocol.Errorf(protocol.CodeBadRequest, "cannot start a direct conversation with yourself")
 	}
+	blocked, err := s.q.IsBlocked(ctx, db.IsBlockedParams{BlockerID: oid, BlockedID: mid})
+	if err != nil {
+		return protocol.Room{}, translate("direct room", err)
+	}
+	if blocked {
+		return protocol.Room{}, errBlocked
+	}
 	a, b := me, other
 	if a.ID > b.ID {
 		a, b = b, a
@@ -220,6 +248,7 @@ func (s *Store) DirectRoom(ctx context.Context, me protocol.User, username strin
 			}
 		}
 		out, err = s.view(ctx, q, db.Room{ID: r.ID, Name: r.Name, Visibility: r.Visibility, LastSeq: r.LastSeq})
+
 		return err
 	})
 	return out, translate("direct room", err)
@@ -234,12 +263,14 @@ func (s *Store) ListRooms(ctx context.Context, user protocol.User) ([]protocol.R
 	}
 	out := make([]protocol.Room, 0, len(rows))
 	lastRead := make([]int64, 0, len(rows))
+	owners := make([]pgtype.UUID, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, protocol.Room{ID: r.ID.String(), Name: r.Name, Visibility: protocol.Visibility(r.Visibility),
-			LastSeq: r.LastSeq, Unread: r.Unread})
+			LastSeq: r.LastSeq, Unread: r.Unread, Mentions: r.Mentions})
 		lastRead = append(lastRead, r.LastReadSeq)
+		owners = append(owners, r.CreatedBy)
 	}
-	return out, lastRead, s.withMembers(ctx, s.q, out)
+	return out, lastRead, s.complete(ctx, s.q, out, owners)
 }
 
 // PublicRooms lists public rooms whose name contains q, most active first.
@@ -250,10 +281,12 @@ func (s *Store) PublicRooms(ctx context.Context, q string) ([]protocol.Room, err
 		return nil, translate("public rooms", err)
 	}
 	out := make([]protocol.Room, 0, len(rows))
+	owners := make([]pgtype.UUID, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, roomOf(r))
+		owners = append(owners, r.CreatedBy)
 	}
-	return out, nil
+	return out, s.complete(ctx, s.q, out, owners)
 }
 
 // RoomMembers lists up to max members of a room.
@@ -304,4 +337,72 @@ func (s *Store) UserByID(ctx context.Context, userID string) (protocol.User, err
 		return protocol.User{}, translate("user by id", err)
 	}
 	return protocol.User{ID: u.ID.String(), Username: u.Username}, nil
+}
+
+// RemoveMember lets a room's owner remove another member. The owner cannot
+// be removed, direct rooms have no owner, and a user who is not a member
+// is not_found. It returns the removed user.
+func (s *Store) RemoveMember(ctx context.Context, roomID string, actor protocol.User, userID string) error {
+	aid := mustUser(actor)
+	r, member, err := access(ctx, s.q, roomID, aid)
+	if err != nil {
+		return err
+	}
+	if !member {
+		return deny(r)
+	}
+	if protocol.Visibility(r.Visibility) == protocol.Direct || !r.CreatedBy.Valid || uuid.UUID(r.CreatedBy.Bytes) != aid {
+		return protocol.Errorf(protocol.CodeForbidden, "only the room's owner can remove members")
+	}
+	tid, err := ParseID("user", userID)
+	if err != nil {
+		return protocol.Errorf(protocol.CodeNotFound, "no such member")
+	}
+	if tid == aid {
+		return protocol.Errorf(protocol.CodeForbidden, "the room's owner cannot be removed")
+	}
+	n, err := s.q.RemoveMember(ctx, db.RemoveMemberParams{RoomID: r.ID, UserID: tid})
+	if err != nil {
+		return translate("remove member", err)
+	}
+	if n == 0 {
+		return protocol.Errorf(protocol.CodeNotFound, "no such member")
+	}
+	return nil
+}
+
+// room loads a room by id.
+func (s *Store) room(ctx context.Context, roomID string) (db.Room, error) {
+	id, err := ParseID("room", roomID)
+	if err != nil {
+		return db.Room{}, err
+	}
+	r, err := s.q.GetRoom(ctx, id)
+	if db.IsNotFound(err) {
+		return db.Room{}, errNoRoom
+	}
+	return r, translate("get room", err)
+}
+
+// RoomOwner returns the id of the room's owner ("" for direct rooms).
+func (s *Store) RoomOwner(ctx context.Context, roomID string) (string, error) {
+	r, err := s.room(ctx, roomID)
+	if err != nil || protocol.Visibility(r.Visibility) == protocol.Direct || !r.CreatedBy.Valid {
+		return "", err
+	}
+	return uuid.UUID(r.CreatedBy.Bytes).String(), nil
+}
+
+// DirectPeer returns the other member of a direct room ("" when the room
+// is not direct).
+func (s *Store) DirectPeer(ctx context.Context, roomID string, me protocol.User) (string, error) {
+	r, err := s.room(ctx, roomID)
+	if err != nil || protocol.Visibility(r.Visibility) != protocol.Direct {
+		return "", err
+	}
+	a, b, _ := strings.Cut(r.DirectKey.String, ":")
+	if a == me.ID {
+		return b, nil
+	}
+	return a, nil
 }
