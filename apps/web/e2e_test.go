@@ -24,6 +24,7 @@ import (
 type cluster struct {
 	web     *httptest.Server
 	servers []*devenv.Proc
+	urls    []string // the servers' base URLs
 }
 
 func startCluster(t *testing.T) *cluster {
@@ -41,7 +42,7 @@ func startCluster(t *testing.T) *cluster {
 		ports = append(ports, p)
 		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d", p))
 	}
-	c := &cluster{}
+	c := &cluster{urls: urls}
 	c.web = httptest.NewServer(newHandler(Config{ServerURLs: urls}))
 	t.Cleanup(c.web.Close)
 	bin := testenv.BuildApp(t, "server")
@@ -162,22 +163,31 @@ func (u *user) signup(webURL string, server int) {
 	u.until("connected", `document.querySelector('#status').className === 'status ok'`)
 }
 
+// bodyJS is a JavaScript function giving a message node's text, without
+// its "(edited)" mark.
+const bodyJS = `((p) => [...p.querySelector('.body').childNodes].filter(n => !(n.classList && n.classList.contains('edited'))).map(n => n.textContent).join(''))`
+
+// msgJS finds the confirmed message node showing exactly text.
+func msgJS(text string) string {
+	return fmt.Sprintf(`[...document.querySelectorAll('#messages .msg[data-seq]')].find(p => %s(p) === %q)`, bodyJS, text)
+}
+
 func (u *user) say(text string) {
 	u.run("send "+text, chromedp.SendKeys("#composer-input", text+kb.Enter, chromedp.ByID))
 	// Confirmed: it carries a seq (pending messages do not).
-	u.until("ack of "+text, fmt.Sprintf(`[...document.querySelectorAll('#messages .msg[data-seq]')].some(p => p.textContent === %q)`, text))
+	u.until("ack of "+text, "!!"+msgJS(text))
 }
 
 // count says how many confirmed messages show exactly text.
 func (u *user) count(text string) int {
 	var n int
-	u.eval(fmt.Sprintf(`[...document.querySelectorAll('#messages .msg[data-seq]')].filter(p => p.textContent === %q).length`, text), &n)
+	u.eval(fmt.Sprintf(`[...document.querySelectorAll('#messages .msg[data-seq]')].filter(p => %s(p) === %q).length`, bodyJS, text), &n)
 	return n
 }
 
 func (u *user) sees(text string) {
 	u.t.Helper()
-	u.until("see "+text, fmt.Sprintf(`[...document.querySelectorAll('#messages .msg[data-seq]')].some(p => p.textContent === %q)`, text))
+	u.until("see "+text, "!!"+msgJS(text))
 }
 
 func (u *user) openRoom(name string) {

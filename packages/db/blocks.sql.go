@@ -42,6 +42,38 @@ func (q *Queries) IsBlocked(ctx context.Context, arg IsBlockedParams) (bool, err
 	return exists, err
 }
 
+const listBlocked = `-- name: ListBlocked :many
+SELECT u.id, u.username
+FROM blocks b JOIN users u ON u.id = b.blocked_id
+WHERE b.blocker_id = $1
+ORDER BY u.username
+`
+
+type ListBlockedRow struct {
+	ID       uuid.UUID
+	Username string
+}
+
+func (q *Queries) ListBlocked(ctx context.Context, blockerID uuid.UUID) ([]ListBlockedRow, error) {
+	rows, err := q.db.Query(ctx, listBlocked, blockerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListBlockedRow{}
+	for rows.Next() {
+		var i ListBlockedRow
+		if err := rows.Scan(&i.ID, &i.Username); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const removeBlock = `-- name: RemoveBlock :exec
 DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2
 `

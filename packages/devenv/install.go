@@ -9,13 +9,19 @@ import (
 )
 
 // EnsureServers makes sure the PostgreSQL and Redis server binaries exist,
-// and with browser also Chromium (for the browser tests). Running as root on
+// and with browser also Chromium and a color emoji font (for the browser
+// tests). Running as root on
 // a Debian/Ubuntu machine it installs the missing ones with apt-get;
 // otherwise it fails with the exact command to run.
 func EnsureServers(ctx context.Context, out io.Writer, browser bool) error {
 	var pkgs []string
 	if _, err := findBinary("chromium"); browser && err != nil {
 		pkgs = append(pkgs, "chromium")
+	}
+	// Without a color emoji font, reactions in the browser tests'
+	// screenshots are empty boxes.
+	if _, err := os.Stat(emojiFont); browser && err != nil {
+		pkgs = append(pkgs, "fonts-noto-color-emoji")
 	}
 	if _, err := findBinary("initdb", pgBinDirs...); err != nil {
 		pkgs = append(pkgs, "postgresql")
@@ -41,6 +47,9 @@ func EnsureServers(ctx context.Context, out io.Writer, browser bool) error {
 	}
 	return nil
 }
+
+// emojiFont is the file of Debian's fonts-noto-color-emoji.
+const emojiFont = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 
 func joinArgs(a []string) string {
 	s := ""

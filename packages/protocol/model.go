@@ -61,7 +61,14 @@ type Reaction struct {
 	Count int    `json:"count"`
 	// Mine is whether the requesting user reacted so; false in live frames.
 	Mine bool `json:"mine"`
+	// Users lists who reacted so, up to ReactionUsersMax of them (an
+	// addition to the contract: a client applying live reaction events
+	// can then tell a repeated addition from a new one).
+	Users []string `json:"users,omitempty"`
 }
+
+// ReactionUsersMax bounds Reaction.Users.
+const ReactionUsersMax = 100
 
 // Reactions encodes as [] when empty: the contract's field is always a list.
 type Reactions []Reaction

@@ -99,6 +99,7 @@ func (st *state) result(viewer string) protocol.Message {
 		count int
 		mine  bool
 		first int64
+		users []string
 	}
 	byEmoji := map[string]*tally{}
 	for k, r := range st.reacts {
@@ -113,11 +114,15 @@ func (st *state) result(viewer string) protocol.Message {
 		if r.on {
 			t.count++
 			t.mine = t.mine || k.user == viewer
+			if len(t.users) < protocol.ReactionUsersMax {
+				t.users = append(t.users, k.user)
+			}
 		}
 	}
 	for emoji, t := range byEmoji {
 		if t.count > 0 {
-			m.Reactions = append(m.Reactions, protocol.Reaction{Emoji: emoji, Count: t.count, Mine: t.mine})
+			slices.Sort(t.users)
+			m.Reactions = append(m.Reactions, protocol.Reaction{Emoji: emoji, Count: t.count, Mine: t.mine, Users: t.users})
 		}
 	}
 	slices.SortFunc(m.Reactions, func(a, b protocol.Reaction) int {

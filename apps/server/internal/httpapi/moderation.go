@@ -50,3 +50,32 @@ func (a *API) unblock(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// MembersMax bounds GET /rooms/{id}/members.
+const MembersMax = 1000
+
+// members lists a room's members (by name, at most MembersMax) to one of
+// them: an addition to the contract, since Room.members leaves public
+// rooms out.
+func (a *API) members(w http.ResponseWriter, r *http.Request) error {
+	user, id := UserFrom(r.Context()), chi.URLParam(r, "id")
+	if err := a.checkMember(r, id, user); err != nil {
+		return err
+	}
+	users, err := a.store.RoomMembers(r.Context(), id, MembersMax)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": users})
+	return nil
+}
+
+// blocked lists the users I block (an addition to the contract).
+func (a *API) blocked(w http.ResponseWriter, r *http.Request) error {
+	users, err := a.store.Blocked(r.Context(), UserFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": users})
+	return nil
+}

@@ -42,6 +42,8 @@ type Store interface {
 	RemoveMember(ctx context.Context, roomID string, actor protocol.User, userID string) error
 	Block(ctx context.Context, me protocol.User, username string) (protocol.User, error)
 	Unblock(ctx context.Context, me protocol.User, userID string) error
+	Blocked(ctx context.Context, me protocol.User) ([]protocol.User, error)
+	RoomMembers(ctx context.Context, roomID string, max int32) ([]protocol.User, error)
 }
 
 // Limiter counts events against cluster-wide limits.
@@ -149,9 +151,11 @@ func NewRouter(d Deps) http.Handler {
 			r.Post("/rooms/{id}/leave", a.handle(a.leave))
 			r.Post("/rooms/{id}/members", a.handle(a.addMember))
 			r.Get("/rooms/{id}/messages", a.handle(a.history))
+			r.Get("/rooms/{id}/members", a.handle(a.members))
 			r.Delete("/rooms/{id}/members/{user_id}", a.handle(a.removeMember))
 			r.Post("/dm", a.handle(a.direct))
 			r.Get("/search", a.handle(a.search))
+			r.Get("/blocks", a.handle(a.blocked))
 			r.Post("/blocks", a.handle(a.block))
 			r.Delete("/blocks/{user_id}", a.handle(a.unblock))
 		})

@@ -43,6 +43,9 @@ func reactions(m protocol.Message) string {
 	s := ""
 	for _, r := range m.Reactions {
 		s += fmt.Sprintf("%s:%d:%v ", r.Emoji, r.Count, r.Mine)
+		if len(r.Users) != r.Count {
+			s += "(users " + fmt.Sprint(r.Users) + ") "
+		}
 	}
 	return s
 }

@@ -80,6 +80,11 @@ func TestRemoveMember(t *testing.T) {
 	}
 	b := s2.Dial(t, bTok)
 	b.Subscribe(room.ID, nil)
+	var list struct{ Users []protocol.User }
+	s2.Do(t, "GET", "/api/v1/rooms/"+room.ID+"/members", cTok, nil).Decode(t, &list)
+	if len(list.Users) != 3 || list.Users[0].Username != "alice" || list.Users[2].Username != "carol" {
+		t.Fatalf("members: %+v", list.Users)
+	}
 
 	path := func(u protocol.User) string { return "/api/v1/rooms/" + room.ID + "/members/" + u.ID }
 	if r := s2.Do(t, "DELETE", path(carol), bTok, nil); r.Status != 403 || r.Code() != "forbidden" {
@@ -134,6 +139,11 @@ func TestBlocks(t *testing.T) {
 		if r := s1.Do(t, "POST", "/api/v1/blocks", aTok, map[string]string{"username": name}); r.Status != 204 {
 			t.Fatalf("block %s: %d %s", name, r.Status, r.Raw)
 		}
+	}
+	var blocked struct{ Users []protocol.User }
+	s1.Do(t, "GET", "/api/v1/blocks", aTok, nil).Decode(t, &blocked)
+	if len(blocked.Users) != 2 || blocked.Users[0].Username != "bob" {
+		t.Fatalf("blocked list: %+v", blocked.Users)
 	}
 	if r := s1.Do(t, "POST", "/api/v1/blocks", aTok, map[string]string{"username": "nobody-here"}); r.Status != 404 {
 		t.Fatalf("blocking an unknown user: %d %s", r.Status, r.Raw)

@@ -46,3 +46,16 @@ func (s *Store) Blocks(ctx context.Context, blockerID, blockedID string) (bool, 
 	ok, err := s.q.IsBlocked(ctx, db.IsBlockedParams{BlockerID: a, BlockedID: b})
 	return ok, translate("is blocked", err)
 }
+
+// Blocked lists the users I block.
+func (s *Store) Blocked(ctx context.Context, me protocol.User) ([]protocol.User, error) {
+	rows, err := s.q.ListBlocked(ctx, mustUser(me))
+	if err != nil {
+		return nil, translate("blocked", err)
+	}
+	out := make([]protocol.User, len(rows))
+	for i, r := range rows {
+		out[i] = protocol.User{ID: r.ID.String(), Username: r.Username}
+	}
+	return out, nil
+}

@@ -47,6 +47,16 @@ export class Api {
   addMember(id, username) { return this.request('POST', `/rooms/${encodeURIComponent(id)}/members`, { username }); }
   dm(username) { return this.request('POST', '/dm', { username }); }
   users(q) { return this.request('GET', `/users?q=${encodeURIComponent(q || '')}`); }
+  members(id) { return this.request('GET', `/rooms/${encodeURIComponent(id)}/members`); }
+  removeMember(id, userId) { return this.request('DELETE', `/rooms/${encodeURIComponent(id)}/members/${encodeURIComponent(userId)}`); }
+  blocks() { return this.request('GET', '/blocks'); }
+  block(username) { return this.request('POST', '/blocks', { username }); }
+  unblock(userId) { return this.request('DELETE', `/blocks/${encodeURIComponent(userId)}`); }
+  search(q, room) {
+    const p = new URLSearchParams({ q, limit: '50' });
+    if (room) p.set('room', room);
+    return this.request('GET', `/search?${p}`);
+  }
   history(id, params) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== null) q.set(k, String(v));

@@ -16,6 +16,12 @@ function newRef() {
   return Array.from(a, (b) => b.toString(36).padStart(2, '0')).join('').slice(0, 24);
 }
 
+function sendFrame(p) {
+  const f = { type: 'send', room: p.room, ref: p.ref, body: p.body };
+  if (p.replyTo) f.reply_to = p.replyTo;
+  return f;
+}
+
 export class Chat {
   constructor(servers, session, onLogout) {
     this.api = new Api(servers[0].url, session.token);
@@ -23,6 +29,8 @@ export class Chat {
     this.socket = new ChatSocket(servers, session.token);
     this.onLogout = onLogout;
     this.lastTyping = 0;
+    this.requests = new Map(); // ref -> what an edit, delete or react does, for its error
+    this.subscribed = new Set(); // rooms subscribed on this connection
     this.socket.addEventListener('status', (e) => { this.state.conn = e.detail; this.state.changed('conn'); });
     this.socket.addEventListener('open', () => this.resume());
     this.socket.addEventListener('frame', (e) => this.onFrame(e.detail));
@@ -43,22 +51,28 @@ export class Chat {
   // from the last seq we know, and resend what was never acknowledged.
   async resume() {
     this.api.base = this.socket.base;
+    this.subscribed.clear(); // a new connection has no subscriptions
     try {
       const { rooms } = await this.api.rooms();
       this.state.setRooms(rooms);
       const active = this.state.active && this.state.rooms.get(this.state.active);
-      if (active) active.unread = 0; // on screen: read as it arrives
+      if (active) { active.unread = 0; active.mentions = 0; } // on screen: read as it arrives
     } catch (e) {
       if (e.status === 401) { this.onLogout(); return; }
     }
     for (const id of this.state.rooms.keys()) this.subscribe(id);
     for (const p of this.state.pending.values()) {
-      if (p.status === 'pending') this.socket.send({ type: 'send', room: p.room, ref: p.ref, body: p.body });
+      if (p.status === 'pending') this.socket.send(sendFrame(p));
     }
+    this.loadBlocks();
     if (this.state.active && !this.state.roomMsgs(this.state.active).loaded) this.loadLatest(this.state.active);
   }
 
   subscribe(id) {
+    // Once per connection: a room joined here is also announced by
+    // room_added, and a second subscribe would be refused.
+    if (this.subscribed.has(id)) return;
+    this.subscribed.add(id);
     const after = this.state.resumeSeq(id);
     const frame = { type: 'subscribe', room: id };
     if (after > 0) frame.after_seq = after;
@@ -77,12 +91,29 @@ export class Chat {
         const added = s.addMessages(msg.room, [msg]);
         if (added && s.active === msg.room && document.visibilityState === 'visible') {
           room.unread = 0;
+          room.mentions = 0;
           this.markRead(msg.room);
         } else if (added && fresh && msg.sender.id !== s.user.id) {
           room.unread = (room.unread || 0) + 1;
         }
         s.changed({ room: msg.room, kind: 'message' });
         s.changed('rooms');
+        break;
+      }
+      case 'edit':
+      case 'delete':
+      case 'reaction': {
+        if (s.applyEvent(f)) s.changed({ room: f.room, kind: 'event' });
+        break;
+      }
+      case 'mention': {
+        const room = s.rooms.get(f.room);
+        const looking = s.active === f.room && document.visibilityState === 'visible';
+        if (room && !looking) {
+          room.mentions = (room.mentions || 0) + 1;
+          s.changed('rooms');
+        }
+        if (document.visibilityState !== 'visible') this.notify(f);
         break;
       }
       case 'subscribed': {
@@ -100,17 +131,36 @@ export class Chat {
         const p = s.pending.get(f.ref);
         if (p) {
           s.pending.delete(f.ref);
-          s.addMessages(f.room, [{ id: f.id, room: f.room, seq: f.seq, sender: s.user, body: p.body, ts: f.ts, ref: f.ref }]);
+          // Shown at once; the room's own frame (with mentions) replaces it.
+          s.addMessages(f.room, [{ id: f.id, room: f.room, seq: f.seq, sender: s.user, body: p.body, ts: f.ts, ref: f.ref,
+            reply_to: p.replyTo || null, edited_at: null, deleted: false, reactions: [], mentions: [], local: true }]);
         }
+        this.requests.delete(f.ref);
         s.changed({ room: f.room, kind: 'message' });
         break;
       }
       case 'error': {
         const p = f.ref && s.pending.get(f.ref);
+        const req = f.ref && this.requests.get(f.ref);
         if (p) {
           p.status = 'failed';
           p.error = f.message;
+          // Only a failure that may pass is worth a retry.
+          p.final = !['unavailable', 'rate_limited', 'internal'].includes(f.code);
           s.changed({ room: p.room, kind: 'pending' });
+        } else if (req) {
+          this.requests.delete(f.ref);
+          s.notice = `Could not ${req}: ${f.message}`;
+          s.changed('notice');
+        } else if (f.room && !f.ref) {
+          // Removed from the room (or left it elsewhere).
+          const room = s.rooms.get(f.room);
+          if (s.active === f.room) s.active = null;
+          this.subscribed.delete(f.room);
+          s.notice = room ? `You no longer have access to ${s.displayName(room)}.` : f.message;
+          this.refreshRooms().catch(() => {});
+          s.changed('active');
+          s.changed('notice');
         } else {
           s.notice = f.message;
           s.changed('notice');
@@ -128,6 +178,7 @@ export class Chat {
         const room = s.rooms.get(f.room);
         if (room && f.user.id === s.user.id && f.seq >= (room.last_seq || 0)) {
           room.unread = 0; // read in another tab or device
+          room.mentions = 0;
           s.changed('rooms');
         }
         break;
@@ -199,7 +250,7 @@ export class Chat {
   async open(id) {
     this.state.active = id;
     const room = this.state.rooms.get(id);
-    if (room) room.unread = 0;
+    if (room) { room.unread = 0; room.mentions = 0; }
     this.state.changed('active');
     this.state.changed('rooms');
     if (!this.state.roomMsgs(id).loaded) await this.loadLatest(id);
@@ -214,10 +265,120 @@ export class Chat {
   send(roomId, body) {
     const text = body.trim();
     if (!text) return;
-    const p = { ref: newRef(), room: roomId, body: text, status: 'pending' };
+    const reply = this.state.replyTo && this.state.replyTo.room === roomId ? this.state.replyTo.id : null;
+    const p = { ref: newRef(), room: roomId, body: text, replyTo: reply, status: 'pending' };
     this.state.pending.set(p.ref, p);
-    this.socket.send({ type: 'send', room: roomId, ref: p.ref, body: text });
+    this.socket.send(sendFrame(p));
+    if (reply) this.setReply(null);
+    this.askToNotify();
     this.state.changed({ room: roomId, kind: 'pending' });
+  }
+
+  // request sends an edit, delete or react; an error shows as a notice.
+  request(what, frame) {
+    const ref = newRef();
+    if (!this.socket.send({ ...frame, ref })) {
+      this.state.notice = `Could not ${what}: not connected; try again in a moment.`;
+      this.state.changed('notice');
+      return;
+    }
+    this.requests.set(ref, what);
+  }
+
+  edit(roomId, id, body) {
+    const text = body.trim();
+    if (text) this.request('edit the message', { type: 'edit', room: roomId, id, body: text });
+  }
+
+  remove(roomId, id) { this.request('delete the message', { type: 'delete', room: roomId, id }); }
+
+  react(roomId, id, emoji, on) { this.request('react', { type: 'react', room: roomId, id, emoji, on }); }
+
+  /** Toggles my reaction emoji on a message. */
+  toggleReaction(roomId, msg, emoji) {
+    const r = (msg.reactions || []).find((x) => x.emoji === emoji);
+    this.react(roomId, msg.id, emoji, !(r && r.mine));
+  }
+
+  setReply(target) {
+    this.state.replyTo = target;
+    this.state.changed('reply');
+  }
+
+  /** Loads older pages of the room until message id (or seq) is loaded;
+   *  false when it is not in the room's history. */
+  async reveal(roomId, { id, seq }) {
+    const m = this.state.roomMsgs(roomId);
+    if (!m.loaded) await this.loadLatest(roomId);
+    const has = () => (id ? m.byId.has(id) : m.bySeq.has(seq));
+    for (let i = 0; i < 25 && !has() && m.hasMore && m.list.length; i++) {
+      if (seq && m.list[0].seq < seq) break;
+      const page = await this.api.history(roomId, { before_seq: m.list[0].seq, limit: 200 });
+      this.state.addMessages(roomId, page.messages);
+      m.hasMore = page.has_more;
+      this.state.changed({ room: roomId, kind: 'older' });
+    }
+    return has();
+  }
+
+  /** Opens a room at one of its messages (a search result). */
+  async openAt(roomId, seq) {
+    await this.open(roomId);
+    if (await this.reveal(roomId, { seq })) this.state.changed({ room: roomId, kind: 'focus', seq });
+  }
+
+  search(q, room) { return this.api.search(q, room); }
+
+  members(roomId) { return this.api.members(roomId); }
+
+  async removeMember(roomId, userId) {
+    await this.api.removeMember(roomId, userId);
+    await this.refreshRooms();
+  }
+
+  async loadBlocks() {
+    try {
+      const { users } = await this.api.blocks();
+      this.state.blocked = new Set(users.map((u) => u.id));
+      this.state.changed('rooms');
+    } catch { /* next resume */ }
+  }
+
+  async block(user) {
+    await this.api.block(user.username);
+    this.state.blocked.add(user.id);
+    this.state.changed('rooms');
+  }
+
+  async unblock(user) {
+    await this.api.unblock(user.id);
+    this.state.blocked.delete(user.id);
+    this.state.changed('rooms');
+  }
+
+  // askToNotify asks once, on a user's gesture, to show mention
+  // notifications while the tab is hidden.
+  askToNotify() {
+    if (this.asked || typeof Notification === 'undefined' || Notification.permission !== 'default') return;
+    this.asked = true;
+    Notification.requestPermission().catch(() => {});
+  }
+
+  notify(f) {
+    if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+    const room = this.state.rooms.get(f.room);
+    const n = new Notification(`${f.sender.username} mentioned you`, {
+      body: room ? `in ${this.state.displayName(room)}` : '', tag: `mention-${f.room}`,
+    });
+    n.onclick = () => { window.focus(); this.openAt(f.room, f.seq); n.close(); };
+  }
+
+  /** Forgets a message that can never be sent. */
+  dismiss(ref) {
+    const p = this.state.pending.get(ref);
+    if (!p) return;
+    this.state.pending.delete(ref);
+    this.state.changed({ room: p.room, kind: 'pending' });
   }
 
   // retry resends a failed message with its original ref: if the first try
@@ -227,7 +388,7 @@ export class Chat {
     if (!p) return;
     p.status = 'pending';
     p.error = '';
-    this.socket.send({ type: 'send', room: p.room, ref: p.ref, body: p.body });
+    this.socket.send(sendFrame(p));
     this.state.changed({ room: p.room, kind: 'pending' });
   }
 
@@ -260,6 +421,7 @@ export class Chat {
   async leave(id) {
     await this.api.leave(id);
     this.socket.send({ type: 'unsubscribe', room: id });
+    this.subscribed.delete(id);
     if (this.state.active === id) this.state.active = null;
     await this.refreshRooms();
     this.state.changed('active');

@@ -6,7 +6,8 @@ import { Chat } from './chat.js';
 import { showAuth, tryServers } from './views/auth.js';
 import { renderSidebar, renderStatus } from './views/sidebar.js';
 import { renderHeader, renderMessages, renderTyping, wireConversation } from './views/conversation.js';
-import { addMemberDialog, browseDialog, dmDialog, newRoomDialog } from './views/dialogs.js';
+import { renderReply, wireComposer } from './views/composer.js';
+import { addMemberDialog, browseDialog, dmDialog, newRoomDialog, searchDialog } from './views/dialogs.js';
 
 const $ = (id) => document.getElementById(id);
 const SESSION = 'rookery.session';
@@ -49,6 +50,7 @@ function run(servers, session) {
   $('chat-view').hidden = false;
   $('auth-view').hidden = true;
 
+  let noticeTimer = 0;
   chat.state.addEventListener('change', (ev) => {
     const what = ev.detail;
     if (what === 'rooms' || what === 'presence' || what === 'active') renderSidebar(chat);
@@ -56,15 +58,27 @@ function run(servers, session) {
     if (what === 'typing' || what === 'active') renderTyping(chat);
     if (what === 'active' || what === 'presence' || what === 'rooms') renderHeader(chat);
     if (what === 'active') renderMessages(chat, 'open');
-    if (typeof what === 'object' && what.room === chat.state.active) renderMessages(chat, what.kind);
+    if (typeof what === 'object' && what.room === chat.state.active) renderMessages(chat, what.kind, what);
+    if (what === 'reply' || what === 'active') renderReply(chat);
     if (what === 'notice') {
-      $('status').textContent = chat.state.notice;
+      $('notice').textContent = chat.state.notice;
+      clearTimeout(noticeTimer);
+      noticeTimer = setTimeout(() => { $('notice').textContent = ''; }, 8000);
     }
   });
   wireConversation(chat);
+  wireComposer(chat);
   $('new-room-btn').onclick = () => newRoomDialog(chat);
   $('browse-btn').onclick = () => browseDialog(chat);
   $('new-dm-btn').onclick = () => dmDialog(chat);
+  $('empty-new-room').onclick = () => newRoomDialog(chat);
+  $('empty-browse').onclick = () => browseDialog(chat);
+  $('empty-dm').onclick = () => dmDialog(chat);
+  $('search-form').onsubmit = (ev) => {
+    ev.preventDefault();
+    const q = $('search-input').value.trim();
+    if (q) searchDialog(chat, q);
+  };
   $('add-member-btn').onclick = () => addMemberDialog(chat);
   $('leave-btn').onclick = () => chat.leave(chat.state.active);
   $('logout-btn').onclick = () => chat.logout();

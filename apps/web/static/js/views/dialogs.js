@@ -13,9 +13,11 @@ function open(title, body, onOk, okLabel = 'OK') {
   $('dialog-error').textContent = '';
   $('dialog-ok').textContent = okLabel;
   $('dialog-ok').hidden = !onOk;
+  $('dialog-cancel').textContent = onOk ? 'Cancel' : 'Close';
   $('dialog-form').onsubmit = async (ev) => {
     if (ev.submitter && ev.submitter.value === 'cancel') return;
     ev.preventDefault();
+    if (!onOk) return; // a list to pick from: Enter does nothing more
     try {
       await onOk();
       dlg.close();
@@ -24,7 +26,7 @@ function open(title, body, onOk, okLabel = 'OK') {
     }
   };
   dlg.showModal();
-  const first = dlg.querySelector('input, select');
+  const first = dlg.querySelector('input, select, textarea');
   if (first) first.focus();
 }
 
@@ -82,4 +84,82 @@ export function addMemberDialog(chat) {
     const members = new Set((room.members || []).map((u) => u.id));
     return users.filter((u) => !members.has(u.id)).map((u) => ({ label: u.username }));
   }, (it) => chat.addMember(roomId, it.label), 'Add'));
+}
+
+/** Asks to confirm; onOk runs on OK (its error keeps the dialog open). */
+export function confirmDialog(text, okLabel, onOk) {
+  return new Promise((resolve) => {
+    open(text, [], async () => { await onOk(); resolve(true); }, okLabel);
+  });
+}
+
+export function editDialog(body, onSave) {
+  const area = el('textarea', { id: 'dlg-edit', rows: '4', maxlength: '4000', 'aria-label': 'Message' });
+  area.value = body;
+  open('Edit message', [area], () => {
+    if (!area.value.trim()) throw new Error('A message cannot be empty; delete it instead.');
+    onSave(area.value);
+  }, 'Save');
+  area.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); $('dialog-ok').click(); }
+  });
+}
+
+/** The room's members; its owner can remove them. */
+export function membersDialog(chat, roomId) {
+  const list = el('ul', { class: 'pick-list', 'aria-live': 'polite' });
+  const owner = chat.state.isOwner(roomId);
+  const refresh = async () => {
+    let users = [];
+    try { users = (await chat.members(roomId)).users; } catch (e) { $('dialog-error').textContent = e.message; }
+    const room = chat.state.rooms.get(roomId);
+    list.replaceChildren(...users.map((u) => {
+      const isOwner = room && room.owner && room.owner.id === u.id;
+      const li = el('li', {}, el('span', { class: 'who-line' },
+        el('span', { class: chat.state.online.has(u.id) ? 'dot on' : 'dot', 'aria-hidden': 'true' }),
+        el('span', { text: `${u.username}${isOwner ? ' (owner)' : ''}` })));
+      if (owner && !isOwner) {
+        li.append(el('button', { type: 'button', class: 'secondary small', 'aria-label': `Remove ${u.username}`, text: 'Remove',
+          onclick: async () => {
+            try { await chat.removeMember(roomId, u.id); await refresh(); } catch (e) { $('dialog-error').textContent = e.message; }
+          } }));
+      }
+      return li;
+    }));
+  };
+  open('Members', [list], null);
+  refresh();
+}
+
+/** Search over all my rooms; a result opens its room at the message. */
+export function searchDialog(chat, query) {
+  const input = el('input', { id: 'dlg-search', type: 'search', autocomplete: 'off', 'aria-label': 'Search messages' });
+  input.value = query;
+  const list = el('ul', { class: 'results', 'aria-live': 'polite' });
+  let seq = 0;
+  const run = async () => {
+    const q = input.value.trim();
+    const mine = ++seq;
+    if (!q) { list.replaceChildren(); return; }
+    let msgs = [];
+    try { msgs = (await chat.search(q)).messages; } catch (e) { $('dialog-error').textContent = e.message; return; }
+    if (mine !== seq) return;
+    $('dialog-error').textContent = '';
+    if (!msgs.length) { list.replaceChildren(el('li', { class: 'muted', text: 'No messages match.' })); return; }
+    list.replaceChildren(...msgs.map((m) => {
+      const room = chat.state.rooms.get(m.room);
+      return el('li', {}, el('button', {
+        type: 'button', class: 'result',
+        onclick: () => { $('dialog').close(); chat.openAt(m.room, m.seq); },
+      },
+      el('span', { class: 'result-head' },
+        el('span', { class: 'who', text: room ? chat.state.displayName(room) : 'a room' }),
+        el('span', { class: 'muted small', text: ` · ${m.sender.username} · ${new Date(m.ts).toLocaleString()}` })),
+      el('span', { class: 'result-body', text: m.body.length > 200 ? `${m.body.slice(0, 200)}…` : m.body })));
+    }));
+  };
+  let timer = 0;
+  input.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(run, 250); });
+  open('Search messages', [input, list], null);
+  run();
 }

@@ -12,7 +12,7 @@ export function renderSidebar(chat) {
     target.replaceChildren(...items.map((r) => {
       const other = r.visibility === 'direct' ? s.otherMember(r) : null;
       const name = s.displayName(r);
-      const label = `${name}${r.unread ? `, ${r.unread} unread` : ''}${other ? (s.online.has(other.id) ? ', online' : ', offline') : ''}`;
+      const label = `${name}${r.unread ? `, ${r.unread} unread` : ''}${r.mentions ? `, ${r.mentions} mentioning you` : ''}${other ? (s.online.has(other.id) ? ', online' : ', offline') : ''}`;
       const li = el('li', {
         tabindex: '0', role: 'button', 'aria-current': s.active === r.id ? 'true' : 'false',
         'aria-label': label, 'data-room': r.id,
@@ -22,6 +22,7 @@ export function renderSidebar(chat) {
       if (other) li.append(el('span', { class: s.online.has(other.id) ? 'dot on' : 'dot', 'aria-hidden': 'true' }));
       else li.append(el('span', { 'aria-hidden': 'true', text: r.visibility === 'private' ? '🔒' : '#' }));
       li.append(el('span', { class: 'name', text: name }));
+      if (r.mentions) li.append(el('span', { class: 'badge mention', 'aria-hidden': 'true', title: 'Mentions', text: `@${r.mentions > 99 ? '99+' : r.mentions}` }));
       if (r.unread) li.append(el('span', { class: 'badge', 'aria-hidden': 'true', text: r.unread > 99 ? '99+' : String(r.unread) }));
       return li;
     }));
