@@ -8,6 +8,7 @@
 //	loadgen idle    -servers URL,URL -c 5000 -pids PID,PID
 //	loadgen density -servers URL[,SETUP_URL] -pids PID -c 10000 -rooms 1000 [-per-proc 9000]
 //	loadgen persist -db URL -brokers HOST:PORT -persister PATH -n 200000
+//	loadgen search -servers URL -db URL -n 1000000 -queries 100
 //	loadgen bench   [-runs 3]   the standard set against `go tool task dev`
 //	loadgen chaos   [-short] [-faults 1,2] [-redis cluster] [-v]   the fault suite, on clusters of its own
 //	loadgen scale   [-c 5000] [-rooms 500] [-rate 500] [-d 30s]   2 servers on one Redis against 4 on a Redis Cluster, on stacks of its own
@@ -55,7 +56,7 @@ func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen fanout|rooms|idle|density|persist|bench|chaos|scale [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen fanout|rooms|idle|density|persist|search|bench|chaos|scale [flags]")
 		os.Exit(2)
 	}
 	// The chaos suite kills Redis nodes on purpose: go-redis's log of the
@@ -104,6 +105,7 @@ func run(ctx context.Context, scenario string, args []string) error {
 	bin := fs.String("persister", ".data/bin/persister", "persister binary (persist)")
 	n := fs.Int("n", 200000, "messages (persist)")
 	baseline := fs.Int("baseline", 20000, "rows for the one-INSERT-per-row baseline (persist)")
+	queries := fs.Int("queries", 100, "queries of each kind (search)")
 	runs := fs.Int("runs", 1, "repetitions (bench); the table shows medians")
 	perProc := fs.Int("per-proc", 9000, "connections per connecting process (density; a process may hold only so many files)")
 	envPath := fs.String("env", ".data/dev.env", "the local cluster's env file: bench reads the servers from it; bench, rooms and fanout the PIDs of every process, for the CPU of the whole stack")
@@ -143,6 +145,8 @@ func run(ctx context.Context, scenario string, args []string) error {
 		res, err = runIdle(ctx, srv, *c, pidList(*pids))
 	case "persist":
 		res, err = runPersist(ctx, persistOpts{dbURL: *dbURL, brokers: *brokers, bin: *bin, n: *n, baseline: *baseline})
+	case "search":
+		res, err = runSearch(ctx, srv[0], *dbURL, *n, *queries)
 	default:
 		return fmt.Errorf("unknown scenario %q", scenario)
 	}
@@ -175,6 +179,13 @@ func printTable(res any) {
 			r.HotRoom.DeliveryRatio, r.HotRoom.Latency.P50, r.HotRoom.Latency.P99)
 	case IdleResult:
 		fmt.Printf("idle    C=%d | KB per connection per server: %v\n", r.Connections, r.KBPerConn)
+	case SearchResult:
+		fmt.Printf("search  corpus %d messages in %d rooms (%d rows stored), member of %d | %d queries: p50 %.1f p95 %.1f p99 %.1f max %.1f ms | errors %d\n",
+			r.Corpus, r.Rooms, r.Stored, r.MyRooms, r.Queries, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.Errors)
+		for _, k := range r.QueryKind {
+			p := r.ByKind[k]
+			fmt.Printf("        %-28s p50 %6.1f p95 %6.1f p99 %6.1f ms, %.1f results\n", k, p.P50, p.P95, p.P99, r.MeanHits[k])
+		}
 	case PersistResult:
 		fmt.Printf("persist n=%d | persister %.0f rows/s (%.2fs, %.2f CPU s) | baseline %.0f rows/s | %.1fx\n",
 			r.Messages, r.PersisterRate, r.PersisterSecs, r.PersisterCPU, r.BaselineRate, r.Speedup)
