@@ -115,17 +115,20 @@ func (s *Session) route(f Frame) {
 			ch <- f
 		}
 		return
-	case protocol.TypeMessage:
-		m, err := f.Message()
-		if err != nil {
+	case protocol.TypeMessage, protocol.TypeEdit, protocol.TypeDelete, protocol.TypeReaction:
+		var h struct {
+			Room string `json:"room"`
+			Seq  int64  `json:"seq"`
+		}
+		if f.Decode(&h) != nil {
 			return
 		}
 		s.mu.Lock()
-		if m.Seq <= s.last[m.Room] {
+		if h.Seq <= s.last[h.Room] {
 			s.mu.Unlock()
 			return // replayed, seen already
 		}
-		s.last[m.Room] = m.Seq
+		s.last[h.Room] = h.Seq
 		s.mu.Unlock()
 	}
 	if s.handler != nil {
@@ -189,6 +192,30 @@ func (s *Session) Subscribe(ctx context.Context, room string) (protocol.Subscrib
 // Send sends body to room under ref and waits for the ack: the message is
 // then durable. An error frame comes back as a *FrameError.
 func (s *Session) Send(ctx context.Context, room, ref, body string) (protocol.Ack, error) {
+	return s.Request(ctx, map[string]any{"type": protocol.TypeSend, "room": room, "ref": ref, "body": body})
+}
+
+// Edit replaces the body of my message id (contract v1.1).
+func (s *Session) Edit(ctx context.Context, room, ref, id, body string) (protocol.Ack, error) {
+	return s.Request(ctx, map[string]any{"type": protocol.TypeEdit, "room": room, "ref": ref, "id": id, "body": body})
+}
+
+// Delete deletes message id for everyone (its sender, or the room's owner).
+func (s *Session) Delete(ctx context.Context, room, ref, id string) (protocol.Ack, error) {
+	return s.Request(ctx, map[string]any{"type": protocol.TypeDelete, "room": room, "ref": ref, "id": id})
+}
+
+// React adds (on) or removes my emoji reaction to message id.
+func (s *Session) React(ctx context.Context, room, ref, id, emoji string, on bool) (protocol.Ack, error) {
+	return s.Request(ctx, map[string]any{"type": protocol.TypeReact, "room": room, "ref": ref, "id": id, "emoji": emoji, "on": on})
+}
+
+// Request sends a frame that adds to a room's log (send, edit, delete,
+// react: it must carry a "ref") and waits for its ack, which names the
+// event's seq and the message's id. An error frame comes back as a
+// *FrameError.
+func (s *Session) Request(ctx context.Context, frame map[string]any) (protocol.Ack, error) {
+	ref, _ := frame["ref"].(string)
 	ch := make(chan Frame, 1)
 	s.mu.Lock()
 	if _, busy := s.sends[ref]; busy {
@@ -198,7 +225,7 @@ func (s *Session) Send(ctx context.Context, room, ref, body string) (protocol.Ac
 	s.sends[ref] = ch
 	s.mu.Unlock()
 	forget := func() { s.mu.Lock(); delete(s.sends, ref); s.mu.Unlock() }
-	if err := s.conn.Write(map[string]string{"type": protocol.TypeSend, "room": room, "ref": ref, "body": body}); err != nil {
+	if err := s.conn.Write(frame); err != nil {
 		forget()
 		return protocol.Ack{}, err
 	}

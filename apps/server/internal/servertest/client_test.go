@@ -2,6 +2,7 @@ package servertest_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -147,5 +148,79 @@ func TestClientSDK(t *testing.T) {
 	}
 	if _, err := resumed.Send(ctx, "no-such-room", client.NewRef(), "x"); !client.IsCode(err, protocol.CodeNotFound) && !client.IsCode(err, protocol.CodeBadRequest) {
 		t.Fatalf("send to a room that does not exist: %v", err)
+	}
+}
+
+// TestClientSDKEvents: the Go client's v1.1 requests, and a resumed
+// Session that hands over events exactly once too.
+func TestClientSDKEvents(t *testing.T) {
+	c := servertest.NewCluster(t)
+	s1, s2 := c.Start(t, "s1"), c.Start(t, "s2")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*servertest.Timeout)
+	defer cancel()
+	ann := client.New(s1.URL)
+	auth, err := ann.Signup(ctx, "ann", "password-ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	room, err := ann.CreateRoom(ctx, "sdk", protocol.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var kinds []string
+	handle := func(f client.Frame) {
+		if protocol.IsRoomEventType(f.Type) {
+			mu.Lock()
+			kinds = append(kinds, f.Type)
+			mu.Unlock()
+		}
+	}
+	conn, err := client.Dial(ctx, s1.URL, auth.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := client.NewSession(conn, handle, nil)
+	if _, err := s.Subscribe(ctx, room.ID); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Send(ctx, room.ID, "m1", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []func() (protocol.Ack, error){
+		func() (protocol.Ack, error) { return s.Edit(ctx, room.ID, "e1", m.ID, "hello, world") },
+		func() (protocol.Ack, error) { return s.React(ctx, room.ID, "r1", m.ID, "👍", true) },
+		func() (protocol.Ack, error) { return s.Delete(ctx, room.ID, "d1", m.ID) },
+	}
+	for i, step := range steps {
+		ack, err := step()
+		if err != nil || ack.ID != m.ID || ack.Seq != m.Seq+int64(i)+1 {
+			t.Fatalf("step %d: %+v %v", i, ack, err)
+		}
+	}
+	if _, err := s.Edit(ctx, room.ID, "e2", m.ID, "too late"); !client.IsCode(err, protocol.CodeBadRequest) {
+		t.Fatalf("edit of a deleted message: %v", err)
+	}
+	waitUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(kinds) == 4 }, "four events")
+	// Resumed elsewhere from before the edit: the rest once, in order.
+	pos := map[string]int64{room.ID: m.Seq}
+	_ = s.Close()
+	conn2, err := client.Dial(ctx, s2.URL, auth.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	kinds = nil
+	mu.Unlock()
+	s2sess := client.NewSession(conn2, handle, pos)
+	defer s2sess.Close()
+	if _, err := s2sess.Subscribe(ctx, room.ID); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := fmt.Sprint(kinds); got != "[edit reaction delete]" {
+		t.Fatalf("replayed: %s", got)
 	}
 }
