@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
@@ -118,9 +120,13 @@ func (p *Producer) ProduceFence(ctx context.Context, room string, seq int64) err
 
 // produce writes one record keyed by room: one partition per room keeps
 // its log in order.
-func (p *Producer) produce(ctx context.Context, room string, value []byte) error {
-	var err error
+func (p *Producer) produce(ctx context.Context, room string, value []byte) (err error) {
+	ctx, span := startSpan(ctx, "kafka.produce", "kafka", room, trace.SpanKindProducer)
+	defer func() { endSpan(span, err) }()
 	r := produceReq{msg: kafka.Message{Key: []byte(room), Value: value}, done: make(chan error, 1)}
+	if span.SpanContext().IsValid() {
+		otel.GetTextMapPropagator().Inject(ctx, headerCarrier{&r.msg.Headers})
+	}
 	select {
 	case <-p.stop:
 		return unavailable("produce", errProducerClosed)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // commit adds a durable message to the room's cache and publishes it, in one
@@ -67,7 +68,9 @@ var ErrFenced = errors.New("bus: seq fenced")
 // when done is not nil, marks its send record done, in one round trip.
 // frame is the complete {"type":"message",...} JSON that clients receive.
 // It returns ErrFenced, and does nothing, when the seq's epoch has ended.
-func (r *Redis) Commit(ctx context.Context, room string, seq int64, at time.Time, frame []byte, done *Done) error {
+func (r *Redis) Commit(ctx context.Context, room string, seq int64, at time.Time, frame []byte, done *Done) (err error) {
+	ctx, span := startSpan(ctx, "redis.commit", "redis", room, trace.SpanKindClient)
+	defer func() { endSpan(span, err) }()
 	member := make([]byte, 0, len(frame)+16)
 	member = strconv.AppendInt(member, at.UnixMilli(), 10)
 	member = append(member, '|')

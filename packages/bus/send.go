@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
@@ -80,7 +81,9 @@ func parseRecord(v string) (RefRecord, error) {
 // A seq is never handed out twice: when the room's counter is missing or
 // was written by another Redis run (a restart, a restore, a failover), seed
 // starts a new epoch and Begin tries again.
-func (r *Redis) Begin(ctx context.Context, user string, draft protocol.Event, ttl time.Duration, replace int64, seed Seeder) (RefRecord, error) {
+func (r *Redis) Begin(ctx context.Context, user string, draft protocol.Event, ttl time.Duration, replace int64, seed Seeder) (rec RefRecord, err error) {
+	ctx, span := startSpan(ctx, "redis.begin", "redis", draft.Room, trace.SpanKindClient)
+	defer func() { endSpan(span, err) }()
 	draft.Seq = 0
 	tmpl, err := json.Marshal(draft)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 )
@@ -52,7 +53,19 @@ func Main[C any](p Process[C]) {
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := p.Run(ctx, log, cfg); err != nil {
+	shutdown, err := Tracing(ctx, p.Name, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, p.Name+": config:", err)
+		os.Exit(2)
+	}
+	err = p.Run(ctx, log, cfg)
+	// The last spans (the shutdown's own) are flushed within a bound.
+	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if ferr := shutdown(fctx); ferr != nil {
+		log.Warn("traces not flushed", "err", ferr)
+	}
+	cancel()
+	if err != nil {
 		log.Error(p.Name+" failed", "err", err)
 		stop()
 		os.Exit(1)

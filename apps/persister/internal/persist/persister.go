@@ -183,7 +183,9 @@ func (p *Persister) collect(ctx context.Context) ([]kafka.Message, error) {
 // process stores a batch, dead-letters what cannot be stored, then commits
 // the offsets: in that order, so a crash anywhere repeats work but never
 // loses it, and the repeat inserts nothing twice.
-func (p *Persister) process(ctx context.Context, b batch) error {
+func (p *Persister) process(ctx context.Context, b batch) (err error) {
+	ctx, span := startBatch(ctx, b.msgs)
+	defer func() { endSpan(span, err) }()
 	dead := b.dead
 	if p.limiter != nil && len(b.rows) > 0 {
 		if err := p.limiter.WaitN(ctx, len(b.rows)); err != nil {
@@ -214,7 +216,7 @@ func (p *Persister) process(ctx context.Context, b batch) error {
 	// means the batch is read again, and storing it again changes nothing.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitPatience)
 	defer cancel()
-	err := retry(cctx, p.log, "kafka-commit", p.backoff(), never, func() error {
+	err = retry(cctx, p.log, "kafka-commit", p.backoff(), never, func() error {
 		return p.src.CommitMessages(cctx, b.msgs...)
 	})
 	if err != nil {

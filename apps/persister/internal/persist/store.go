@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/db"
@@ -47,9 +49,12 @@ func (p *Persister) store(ctx context.Context, rows []row) ([]badRow, error) {
 }
 
 // copyBatch is the fast path: every row is new and valid.
-func (p *Persister) copyBatch(ctx context.Context, rows []row) error {
+func (p *Persister) copyBatch(ctx context.Context, rows []row) (err error) {
+	ctx, span := tracer.Start(ctx, "postgres.copy", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", "postgresql"), attribute.Int("db.rows", len(rows))))
+	defer func() { endSpan(span, err) }()
 	start := time.Now()
-	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		q := p.q.WithTx(tx)
 		if _, err := q.CopyMessages(ctx, copyParams(rows)); err != nil {
 			return fmt.Errorf("copy messages: %w", err)
@@ -79,7 +84,10 @@ func (p *Persister) copyBatch(ctx context.Context, rows []row) error {
 // PostgreSQL is down. A permanent error (a row no retry can fix) splits the
 // batch to find the rows at fault, which are returned; the rest are stored.
 func (p *Persister) write(ctx context.Context, rows []row) ([]badRow, error) {
-	err := retry(ctx, p.log, "postgres", p.backoff(), db.IsPermanent, func() error {
+	err := retry(ctx, p.log, "postgres", p.backoff(), db.IsPermanent, func() (err error) {
+		ctx, span := tracer.Start(ctx, "postgres.insert", trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("db.system.name", "postgresql"), attribute.Int("db.rows", len(rows))))
+		defer func() { endSpan(span, err) }()
 		start := time.Now()
 		n, err := p.q.PersistMessages(ctx, params(rows))
 		if err == nil && hasApplicable(rows) {

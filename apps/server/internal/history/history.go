@@ -10,9 +10,13 @@ import (
 	"log/slog"
 	"sort"
 
+	"go.opentelemetry.io/otel"
+
 	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
+
+var tracer = otel.Tracer("github.com/rookery-chat/rookery/apps/server/internal/history")
 
 // Store is what history reads from PostgreSQL.
 type Store interface {
@@ -80,6 +84,8 @@ func merge(stored []Stored, cached []protocol.Message) []Stored {
 // Page serves a page of a room's history, each message in its current
 // state as viewer sees it. The caller has checked membership.
 func (h *Reader) Page(ctx context.Context, viewer protocol.User, room string, q Query) ([]protocol.Message, bool, error) {
+	ctx, span := tracer.Start(ctx, "history.page")
+	defer span.End()
 	n := q.Limit
 	var page []Stored
 	more := false
@@ -195,9 +201,14 @@ func (t Target) Reacted(user, emoji string) bool { return t.st.has(user, emoji) 
 // Message looks up message id of room in its current state, from
 // PostgreSQL and the recent cache: it is not_found when neither holds it.
 func (h *Reader) Message(ctx context.Context, room, id string) (Target, error) {
-	stored, ok, err := h.store.Message(ctx, room, id)
-	if err != nil {
-		return Target{}, err
+	ctx, span := tracer.Start(ctx, "history.message")
+	defer span.End()
+	// With PostgreSQL down the recent cache may still know the message: a
+	// reaction to, or an edit of, a recent message then goes on (only the
+	// reactions the persister stored are missing from the emoji limit).
+	stored, ok, dbErr := h.store.Message(ctx, room, id)
+	if dbErr != nil && protocol.ErrorCode(dbErr) != protocol.CodeUnavailable {
+		return Target{}, dbErr
 	}
 	var after int64
 	if ok {
@@ -216,6 +227,9 @@ func (h *Reader) Message(ctx context.Context, room, id string) (Target, error) {
 			}
 		}
 	}
+	if !ok && dbErr != nil {
+		return Target{}, dbErr
+	}
 	if !ok && recentID(id) {
 		// A message acknowledged a moment ago may be in neither yet: the
 		// broker lost its cache, and the persister has not caught up.
@@ -227,12 +241,14 @@ func (h *Reader) Message(ctx context.Context, room, id string) (Target, error) {
 		return Target{}, protocol.Errorf(protocol.CodeNotFound, "no such message in this room")
 	}
 	st := newState(stored)
-	rows, err := h.store.Reactions(ctx, []string{id})
-	if err != nil {
-		return Target{}, err
-	}
-	for _, r := range rows {
-		st.addRow(r)
+	if dbErr == nil {
+		rows, err := h.store.Reactions(ctx, []string{id})
+		if err != nil && protocol.ErrorCode(err) != protocol.CodeUnavailable {
+			return Target{}, err
+		}
+		for _, r := range rows {
+			st.addRow(r)
+		}
 	}
 	for _, ev := range events {
 		if ev.ID == id {
@@ -284,6 +300,8 @@ func (h *Reader) Decorate(ctx context.Context, user protocol.User, rooms []proto
 // Search finds messages of the user's rooms (or of room) matching query,
 // in the state PostgreSQL holds, reactions included.
 func (h *Reader) Search(ctx context.Context, viewer protocol.User, room, query string, limit int) ([]protocol.Message, error) {
+	ctx, span := tracer.Start(ctx, "history.search")
+	defer span.End()
 	found, err := h.store.Search(ctx, viewer, room, query, limit)
 	if err != nil {
 		return nil, err

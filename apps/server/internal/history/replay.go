@@ -36,6 +36,8 @@ func (h *Reader) awaitStored(ctx context.Context, roomID string, seq int64) {
 // ReplayMax of them, from the cache and, for what the cache no longer holds, PostgreSQL.
 // recovered is false when there were more.
 func (h *Reader) Replay(ctx context.Context, roomID string, after, upto int64) ([]bus.Cached, bool, error) {
+	ctx, span := tracer.Start(ctx, "history.replay")
+	defer span.End()
 	limit := h.opts.ReplayMax
 	cached, err := h.cache.RecentAfter(ctx, roomID, after, h.opts.RecentMax)
 	if err != nil {

@@ -102,6 +102,11 @@ func (h *Hub) mentions(ctx context.Context, room, body string) (protocol.UserLis
 		return nil, nil
 	}
 	users, err := h.store.MembersNamed(ctx, room, names)
+	if protocol.ErrorCode(err) == protocol.CodeUnavailable {
+		// PostgreSQL is down: the message matters more than its mentions.
+		h.log.Warn("mentions not resolved; the message is sent without them", "room", room, "err", err)
+		return nil, nil
+	}
 	if err != nil || len(users) == 0 {
 		return nil, err
 	}

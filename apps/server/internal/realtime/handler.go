@@ -239,6 +239,8 @@ func (h *Hub) dispatch(c *client, f protocol.ClientFrame) {
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RequestTimeout)
 	defer cancel()
 	var err error
+	ctx, span := startRequest(ctx, c, f)
+	defer func() { endRequest(span, err) }()
 	switch f.Type {
 	case protocol.TypePing:
 		c.Enqueue(protocol.Pong)
