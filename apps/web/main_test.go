@@ -18,4 +18,5 @@ func TestComposeSetsOnlyKnownVars(t *testing.T) {
 		vars = append(vars, p.Key)
 	}
 	testenv.CheckComposeEnv(t, vars, "web")
+	testenv.CheckHelmValues(t, vars, "web")
 }

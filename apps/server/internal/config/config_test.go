@@ -10,6 +10,11 @@ func TestComposeSetsOnlyKnownVars(t *testing.T) {
 	testenv.CheckComposeEnv(t, Vars(), "server-1", "server-2")
 }
 
+// TestHelmValuesListEverySetting: the chart has a value for every setting.
+func TestHelmValuesListEverySetting(t *testing.T) {
+	testenv.CheckHelmValues(t, Vars(), "server", "DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "KAFKA_SASL_PASSWORD", "SERVER_ID")
+}
+
 func TestDefaults(t *testing.T) {
 	c, err := FromMap(map[string]string{"DATABASE_URL": "postgres://x", "REDIS_URL": "redis://x", "KAFKA_BROKERS": "a:1,b:2"})
 	if err != nil {

@@ -42,7 +42,13 @@ func TestPresenceAcrossServers(t *testing.T) {
 	bob2 := s1.Dial(t, bTok)
 	_ = bob2.Conn.Close()
 	_ = bob.Conn.Close()
+	// s1 may record bob2's claim only after s2 dropped bob's (each server
+	// posts its claims on its own goroutine): bob is then briefly online
+	// again on s1. What must hold is that he ends offline, once.
 	f := nextPresence(alice, "bob")
+	if f.M["online"] == true {
+		f = nextPresence(alice, "bob")
+	}
 	if f.M["online"] != false {
 		t.Fatalf("bob offline: %s", f.Raw)
 	}
