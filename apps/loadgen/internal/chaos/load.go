@@ -39,8 +39,8 @@ func (a *acks) add(ref string, seq, before int64) {
 
 // sender posts rate requests a second into the room, one at a time, each
 // retried with the same ref (reconnecting to the other server when its
-// connection fails) until it is acknowledged. Most are messages; every
-// fourth is a reaction to, and every eighth an edit of, its last message,
+// connection fails) until it is acknowledged. Most are messages; one in
+// eight is a reaction to, and one in eight an edit of, its last message,
 // so the log's other events face the same faults (v1.1).
 type sender struct {
 	name    string

@@ -53,6 +53,9 @@ func applyEvents(ctx context.Context, q *db.Queries, rows []row) error {
 			f.add(r.seq, r.on)
 		default:
 			for _, u := range r.mentioned {
+				if u == r.sender {
+					continue // mentioning oneself is listed, never counted
+				}
 				ments.UserIds = append(ments.UserIds, u)
 				ments.RoomIds = append(ments.RoomIds, r.room)
 				ments.Seqs = append(ments.Seqs, r.seq)

@@ -58,10 +58,14 @@ func TestMentions(t *testing.T) {
 	}
 	carolIdle.Send(map[string]any{"type": "read", "room": room.ID, "seq": ack.Int("seq")})
 	waitUntil(t, func() bool { return roomsOf(t, s2, cTok)[room.ID].Mentions == 0 }, "mentions read")
-	// Mentioning oneself tells no one.
+	// Mentioning oneself tells no one, before and after it is stored.
 	expectAck(t, a.SendMsg(room.ID, "m2", "note to @alice"))
 	if r := roomsOf(t, s1, aTok)[room.ID]; r.Mentions != 0 {
 		t.Fatalf("self-mention counted: %+v", r)
+	}
+	waitStored(t, c.Vars["DATABASE_URL"], room.ID, 2)
+	if r := roomsOf(t, s1, aTok)[room.ID]; r.Mentions != 0 {
+		t.Fatalf("stored self-mention counted: %+v", r)
 	}
 }
 
