@@ -9,6 +9,7 @@
 //	loadgen density -servers URL[,SETUP_URL] -pids PID -c 10000 -rooms 1000 [-per-proc 9000]
 //	loadgen persist -db URL -brokers HOST:PORT -persister PATH -n 200000
 //	loadgen search -servers URL -db URL -n 1000000 -queries 100
+//	loadgen resume -servers URL,URL -c 100 -n 1000
 //	loadgen bench   [-runs 3]   the standard set against `go tool task dev`
 //	loadgen chaos   [-short] [-faults 1,2] [-redis cluster] [-v]   the fault suite, on clusters of its own
 //	loadgen scale   [-c 5000] [-rooms 500] [-rate 500] [-d 30s]   2 servers on one Redis against 4 on a Redis Cluster, on stacks of its own
@@ -56,7 +57,7 @@ func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen fanout|rooms|idle|density|persist|search|bench|chaos|scale [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen fanout|rooms|idle|density|persist|search|resume|bench|chaos|scale [flags]")
 		os.Exit(2)
 	}
 	// The chaos suite kills Redis nodes on purpose: go-redis's log of the
@@ -147,6 +148,8 @@ func run(ctx context.Context, scenario string, args []string) error {
 		res, err = runPersist(ctx, persistOpts{dbURL: *dbURL, brokers: *brokers, bin: *bin, n: *n, baseline: *baseline})
 	case "search":
 		res, err = runSearch(ctx, srv[0], *dbURL, *n, *queries)
+	case "resume":
+		res, err = runResume(ctx, srv, *c, *n)
 	default:
 		return fmt.Errorf("unknown scenario %q", scenario)
 	}
@@ -179,6 +182,9 @@ func printTable(res any) {
 			r.HotRoom.DeliveryRatio, r.HotRoom.Latency.P50, r.HotRoom.Latency.P99)
 	case IdleResult:
 		fmt.Printf("idle    C=%d | KB per connection per server: %v\n", r.Connections, r.KBPerConn)
+	case ResumeResult:
+		fmt.Printf("resume  %d subscribers resume %d missed messages at once | subscribe -> subscribed p50 %.1f p95 %.1f p99 %.1f max %.1f ms | complete %d, recovered %d, errors %d\n",
+			r.Resumers, r.Missed, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.Complete, r.Recovered, r.Errors)
 	case SearchResult:
 		fmt.Printf("search  corpus %d messages in %d rooms (%d rows stored), member of %d | %d queries: p50 %.1f p95 %.1f p99 %.1f max %.1f ms | errors %d\n",
 			r.Corpus, r.Rooms, r.Stored, r.MyRooms, r.Queries, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.Errors)

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rookery-chat/rookery/packages/client"
+)
+
+// ResumeResult is issue 16's resume target: subscribers that missed
+// Missed messages come back at once and each is timed from its subscribe
+// to its subscribed frame, with every missed message replayed before it.
+type ResumeResult struct {
+	Scenario  string      `json:"scenario"`
+	Resumers  int         `json:"resumers"`
+	Missed    int         `json:"missed"`
+	Latency   Percentiles `json:"latency_ms"` // subscribe -> subscribed, replay included
+	Complete  int         `json:"complete"`   // resumers that got every missed message, in order
+	Recovered int         `json:"recovered"`  // subscribed frames with recovered:true
+	Errors    int         `json:"errors"`
+}
+
+// runResume: r users join a room, note where it stands and go away; m
+// messages are sent (by 50 senders, within the per-user send limit); then
+// all r reconnect, over the servers in turn, and subscribe with after_seq
+// at the same moment.
+func runResume(ctx context.Context, servers []string, r, m int) (ResumeResult, error) {
+	res := ResumeResult{Scenario: "resume", Resumers: r, Missed: m}
+	tag := fmt.Sprint(time.Now().UnixNano() % 1e9)
+	owner, err := account(ctx, servers[0], "lgr-owner-"+tag)
+	if err != nil {
+		return res, err
+	}
+	room, err := createRoom(ctx, servers[0], owner.Token, "resume-"+tag)
+	if err != nil {
+		return res, err
+	}
+	tokens := make([]string, r)
+	for i := range tokens {
+		a, err := account(ctx, servers[i%len(servers)], fmt.Sprintf("lgr-%s-%d", tag, i))
+		if err != nil {
+			return res, err
+		}
+		if err := join(ctx, servers[i%len(servers)], a.Token, room.ID); err != nil {
+			return res, err
+		}
+		tokens[i] = a.Token
+	}
+	const senders = 50
+	var after int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := 0
+	for s := range senders {
+		a, err := account(ctx, servers[s%len(servers)], fmt.Sprintf("lgr-%s-s%d", tag, s))
+		if err != nil {
+			return res, err
+		}
+		if err := join(ctx, servers[s%len(servers)], a.Token, room.ID); err != nil {
+			return res, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := client.Dial(ctx, servers[s%len(servers)], a.Token)
+			if err != nil {
+				mu.Lock()
+				errs += m / senders
+				mu.Unlock()
+				return
+			}
+			sess := client.NewSession(conn, nil, nil)
+			defer sess.Close()
+			for i := s; i < m; i += senders {
+				if _, err := sess.SendRetry(ctx, room.ID, fmt.Sprintf("r%d", i), fmt.Sprintf("missed %d", i)); err != nil {
+					mu.Lock()
+					errs++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if errs > 0 {
+		return res, fmt.Errorf("%d of %d sends failed", errs, m)
+	}
+
+	// Everyone resumes from before the first missed message.
+	type outcome struct {
+		d         time.Duration
+		got       int
+		ordered   bool
+		recovered bool
+		err       error
+	}
+	conns := make([]*client.Conn, r)
+	for i, tok := range tokens {
+		if conns[i], err = client.Dial(ctx, servers[i%len(servers)], tok); err != nil {
+			return res, err
+		}
+		defer conns[i].Close()
+	}
+	out := make([]outcome, r)
+	start := make(chan struct{})
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			t0 := time.Now()
+			replay, sub, err := conns[i].Subscribe(ctx, room.ID, &after)
+			o := outcome{d: time.Since(t0), got: len(replay), ordered: true, recovered: sub.Recovered, err: err}
+			for j := 1; j < len(replay); j++ {
+				o.ordered = o.ordered && replay[j].Seq > replay[j-1].Seq
+			}
+			out[i] = o
+		}()
+	}
+	close(start)
+	wg.Wait()
+	var lat []time.Duration
+	for _, o := range out {
+		if o.err != nil {
+			res.Errors++
+			continue
+		}
+		lat = append(lat, o.d)
+		if o.got == m && o.ordered {
+			res.Complete++
+		}
+		if o.recovered {
+			res.Recovered++
+		}
+	}
+	res.Latency = percentiles(lat)
+	return res, nil
+}
