@@ -207,24 +207,43 @@ func Redis(t testing.TB) redis.UniversalClient {
 }
 
 // DeleteKeys deletes every key starting with prefix, on every node of a
-// cluster.
+// cluster. On a cluster the masters are read from CLUSTER NODES at the
+// moment, not from the client's view of the cluster, which may lag one
+// that formed a moment ago (a key on a master it did not list survived).
 func DeleteKeys(t testing.TB, c redis.UniversalClient, prefix string) {
 	t.Helper()
-	del := func(ctx context.Context, n redis.Cmdable) error {
+	ctx := context.Background()
+	del := func(n redis.Cmdable) error {
 		keys, err := n.Keys(ctx, prefix+"*").Result()
 		for _, k := range keys {
 			n.Del(ctx, k)
 		}
 		return err
 	}
-	var err error
-	if cl, ok := c.(*redis.ClusterClient); ok {
-		err = cl.ForEachMaster(context.Background(), func(ctx context.Context, m *redis.Client) error { return del(ctx, m) })
-	} else {
-		err = del(context.Background(), c)
+	cl, ok := c.(*redis.ClusterClient)
+	if !ok {
+		if err := del(c); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
+	nodes, err := cl.ClusterNodes(ctx).Result()
 	if err != nil {
 		t.Fatal(err)
+	}
+	opt := cl.Options()
+	for _, line := range strings.Split(nodes, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || !strings.Contains(f[2], "master") || strings.Contains(f[2], "fail") {
+			continue
+		}
+		addr, _, _ := strings.Cut(f[1], "@")
+		n := redis.NewClient(&redis.Options{Addr: addr, Username: opt.Username, Password: opt.Password, TLSConfig: opt.TLSConfig})
+		err := del(n)
+		_ = n.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
