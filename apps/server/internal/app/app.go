@@ -158,11 +158,19 @@ func Run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	defer a.Close()
 	srv := HTTPServer(cfg, a.Handler())
 	errc := make(chan error, 2)
+	// The public port is bound first: an admin address with port 0 (the
+	// tests' stacks) could otherwise be given the very port that was
+	// picked for HTTP_ADDR, and the server would fail to start.
+	pub, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
 	if cfg.AdminAddr != "" {
-		// Bound before the public port, so a taken admin port fails the
-		// start instead of leaving a server nobody can scrape.
+		// Bound before anything is served, so a taken admin port fails
+		// the start instead of leaving a server nobody can scrape.
 		ln, err := net.Listen("tcp", cfg.AdminAddr)
 		if err != nil {
+			_ = pub.Close()
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		admin := &http.Server{Handler: a.AdminHandler(), ReadHeaderTimeout: 10 * time.Second,
@@ -171,8 +179,8 @@ func Run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		defer admin.Close() // when Run returns, after the drain: metrics stay scrapable while draining
 		log.Info("admin listening", "addr", ln.Addr().String())
 	}
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("listening", "addr", cfg.HTTPAddr)
+	go func() { errc <- srv.Serve(pub) }()
+	log.Info("listening", "addr", pub.Addr().String())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http: %w", err)
