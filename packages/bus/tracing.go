@@ -16,8 +16,11 @@ var tracer = otel.Tracer("github.com/rookery-chat/rookery/packages/bus")
 
 // startSpan starts a client span of the bus for room.
 func startSpan(ctx context.Context, name, system, room string, kind trace.SpanKind) (context.Context, trace.Span) {
-	return tracer.Start(ctx, name, trace.WithSpanKind(kind),
-		trace.WithAttributes(attribute.String("db.system.name", system), attribute.String("rookery.room", room)))
+	ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(kind))
+	if span.IsRecording() { // with tracing off, a send's three spans allocate nothing more
+		span.SetAttributes(attribute.String("db.system.name", system), attribute.String("rookery.room", room))
+	}
+	return ctx, span
 }
 
 // endSpan records err, if any, and ends span.

@@ -119,20 +119,49 @@ func (h *Reader) Page(ctx context.Context, viewer protocol.User, room string, q 
 		if err != nil {
 			return nil, false, err
 		}
-		msgs, _ := splitCached(cached)
+		msgs, events := splitCached(cached)
 		page = merge(stored, msgs)
 		if len(page) > n {
 			page, more = page[len(page)-n:], true
+		}
+		// The newest page's read of the cache reaches the newest event: when
+		// it also reaches back to the page's first message, it holds every
+		// cached event about the page, and the cache need not be read again.
+		if before == 0 && len(page) > 0 && (len(cached) == 0 || lowest(cached) <= page[0].Message.Seq) {
+			out, err := h.fold(ctx, viewer, page, events)
+			return out, more, err
 		}
 	}
 	out, err := h.upToDate(ctx, viewer, room, page)
 	return out, more, err
 }
 
+func lowest(cs []bus.Cached) int64 {
+	low := cs[0].Seq
+	for _, c := range cs {
+		low = min(low, c.Seq)
+	}
+	return low
+}
+
 // upToDate brings stored and cached messages to their current state: the
 // reactions PostgreSQL holds, and the events of the recent cache, which
 // the persister may not have applied yet.
 func (h *Reader) upToDate(ctx context.Context, viewer protocol.User, room string, page []Stored) ([]protocol.Message, error) {
+	var events []protocol.RoomEvent
+	if room != "" && len(page) > 0 {
+		cached, err := h.cache.RecentAfter(ctx, room, page[0].Message.Seq, h.opts.RecentMax)
+		if err != nil {
+			return nil, err
+		}
+		_, events = splitCached(cached)
+	}
+	return h.fold(ctx, viewer, page, events)
+}
+
+// fold brings page to its current state with the stored reactions and
+// events, the cache's events about the page's messages.
+func (h *Reader) fold(ctx context.Context, viewer protocol.User, page []Stored, events []protocol.RoomEvent) ([]protocol.Message, error) {
 	out := make([]protocol.Message, 0, len(page))
 	if len(page) == 0 {
 		return out, nil
@@ -152,16 +181,9 @@ func (h *Reader) upToDate(ctx context.Context, viewer protocol.User, room string
 			st.addRow(r)
 		}
 	}
-	if room != "" {
-		cached, err := h.cache.RecentAfter(ctx, room, page[0].Message.Seq, h.opts.RecentMax)
-		if err != nil {
-			return nil, err
-		}
-		_, events := splitCached(cached)
-		for _, ev := range events {
-			if st := states[ev.ID]; st != nil {
-				st.apply(ev)
-			}
+	for _, ev := range events {
+		if st := states[ev.ID]; st != nil {
+			st.apply(ev)
 		}
 	}
 	for _, m := range page {
