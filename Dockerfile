@@ -1,4 +1,4 @@
-# Builds one of the apps (APP=server|persister|web) into a small runtime image.
+# Builds one of the apps (APP=server|persister|web|webhooks) into a small runtime image.
 #   docker build --build-arg APP=server -t rookery-server .
 FROM golang:1.26-bookworm AS build
 ARG APP=server

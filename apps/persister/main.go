@@ -5,15 +5,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/pprof"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/rookery-chat/rookery/apps/persister/internal/config"
@@ -47,7 +41,7 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	if err := db.Migrate(ctx, pool, log); err != nil {
 		return err
 	}
-	kfk, err := bus.NewKafka(cfg.KafkaBrokers, cfg.KafkaAuth())
+	kfk, err := bus.NewKafka(cfg.KafkaBrokers, cfg.Kafka)
 	if err != nil {
 		return err
 	}
@@ -78,17 +72,13 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		RebalanceTimeout:  5 * time.Second,
 		JoinGroupBackoff:  500 * time.Millisecond,
 	})
-	lag := persist.NewLagWatcher(log, kfk.Client(5*time.Second), cfg.KafkaGroup, cfg.KafkaTopic)
+	lag := bus.NewLagWatcher(log, kfk.Client(5*time.Second), cfg.KafkaGroup, cfg.KafkaTopic, persist.ReportLag)
 	dlq := &kafka.Writer{Addr: kafka.TCP(cfg.KafkaBrokers...), Topic: cfg.DeadLetterTopic,
 		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, Transport: kfk.Transport()}
 	p := persist.New(log, persist.Options{BatchSize: cfg.BatchSize, BatchTimeout: cfg.BatchTimeout,
 		MaxRowsPerSec: cfg.MaxRowsPerSec, RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax}, reader, dlq, pool)
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
+	mux := service.OpsMux(cfg.Pprof, func(ctx context.Context) []string {
 		var failing []string
 		if err := pool.Ping(ctx); err != nil || p.Failing() == "postgres" {
 			failing = append(failing, "postgres")
@@ -101,60 +91,15 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		if n := lag.Lag(); n != 0 && time.Since(p.LastProgress()) > stalledAfter {
 			failing = append(failing, "consumer")
 		}
-		w.Header().Set("Content-Type", "application/json")
-		if len(failing) > 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_ = json.NewEncoder(w).Encode(map[string]any{
-				"error":       map[string]string{"code": "unavailable", "message": "dependencies unavailable"},
-				"unavailable": failing,
-			})
-			return
-		}
-		_, _ = w.Write([]byte(`{"status":"ready"}`))
+		return failing
 	})
-	mux.Handle("GET /metrics", promhttp.Handler())
-	if cfg.Pprof {
-		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	}
-	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 2)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("listening", "addr", cfg.HTTPAddr, "topic", cfg.KafkaTopic, "group", cfg.KafkaGroup)
-
-	pctx, stopPersist := context.WithCancel(ctx)
-	persistDone := make(chan error, 1)
-	go func() { persistDone <- p.Run(pctx) }()
-	lagDone := make(chan struct{})
-	go func() { defer close(lagDone); lag.Run(pctx, 2*time.Second) }()
-
-	var runErr error
-	select {
-	case err := <-errc:
-		runErr = fmt.Errorf("http: %w", err)
-	case err := <-persistDone:
-		runErr = err
-		persistDone <- nil
-	case <-ctx.Done():
-	}
+	log.Info("consuming", "topic", cfg.KafkaTopic, "group", cfg.KafkaGroup)
 	// Shutdown order: stop consuming (finishing or abandoning the batch),
 	// leave the consumer group, flush dead letters, stop serving.
-	stopPersist()
-	if err := <-persistDone; err != nil && runErr == nil {
-		runErr = err
-	}
-	<-lagDone
-	if err := reader.Close(); err != nil {
-		log.Warn("kafka reader close", "err", err)
-	}
-	if err := dlq.Close(); err != nil {
-		log.Warn("dead-letter writer close", "err", err)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
-		runErr = err
-	}
-	log.Info("stopped")
-	return runErr
+	return service.RunWorker(ctx, log, cfg.HTTPAddr, mux, func(ctx context.Context) error {
+		lagDone := make(chan struct{})
+		go func() { defer close(lagDone); lag.Run(ctx, 2*time.Second) }()
+		defer func() { <-lagDone }()
+		return p.Run(ctx)
+	}, reader.Close, dlq.Close)
 }

@@ -25,9 +25,12 @@ type cluster struct {
 	web     *httptest.Server
 	servers []*devenv.Proc
 	urls    []string // the servers' base URLs
+	dbURL   string
 }
 
-func startCluster(t *testing.T) *cluster {
+// startCluster starts the cluster; serverEnv (KEY=value) is added to the
+// servers' environment.
+func startCluster(t *testing.T, serverEnv ...string) *cluster {
 	t.Helper()
 	brokers, topic := testenv.Kafka(t, 4)
 	dbURL := testenv.DatabaseURL(t)
@@ -42,17 +45,17 @@ func startCluster(t *testing.T) *cluster {
 		ports = append(ports, p)
 		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d", p))
 	}
-	c := &cluster{urls: urls}
+	c := &cluster{urls: urls, dbURL: dbURL}
 	c.web = httptest.NewServer(newHandler(Config{ServerURLs: urls}))
 	t.Cleanup(c.web.Close)
 	bin := testenv.BuildApp(t, "server")
 	for i, port := range ports {
-		c.servers = append(c.servers, testenv.StartApp(t, fmt.Sprintf("server-%d", i+1), bin,
-			"SERVER_ID="+fmt.Sprintf("server-%d", i+1), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port), "ADMIN_ADDR=127.0.0.1:0",
-			"DATABASE_URL="+dbURL, "REDIS_URL="+testenv.RedisURL(t), "REDIS_MODE="+testenv.RedisMode(), "REDIS_PREFIX="+prefix,
-			"KAFKA_BROKERS="+brokers, "KAFKA_TOPIC="+topic, "KAFKA_CREATE_TOPIC=false",
-			"ALLOWED_ORIGINS="+c.web.URL, "LOG_LEVEL=warn",
-			"LOGIN_LIMIT_PER_ADDR=1000", "SIGNUP_LIMIT_PER_ADDR=1000"))
+		env := append([]string{"SERVER_ID=" + fmt.Sprintf("server-%d", i+1), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port), "ADMIN_ADDR=127.0.0.1:0",
+			"DATABASE_URL=" + dbURL, "REDIS_URL=" + testenv.RedisURL(t), "REDIS_MODE=" + testenv.RedisMode(), "REDIS_PREFIX=" + prefix,
+			"KAFKA_BROKERS=" + brokers, "KAFKA_TOPIC=" + topic, "KAFKA_CREATE_TOPIC=false",
+			"ALLOWED_ORIGINS=" + c.web.URL, "LOG_LEVEL=warn",
+			"LOGIN_LIMIT_PER_ADDR=1000", "SIGNUP_LIMIT_PER_ADDR=1000"}, serverEnv...)
+		c.servers = append(c.servers, testenv.StartApp(t, fmt.Sprintf("server-%d", i+1), bin, env...))
 	}
 	pport, _ := devenv.FreePort()
 	testenv.StartApp(t, "persister", testenv.BuildApp(t, "persister"),

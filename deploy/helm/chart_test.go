@@ -238,7 +238,7 @@ func TestHelmChart(t *testing.T) {
 
 	r := render(t, base...)
 	r.check(t)
-	if len(r.deployments) != 3 || len(r.hpas) != 1 || len(r.pdbs) != 1 || len(r.secrets) != 1 || len(r.ingresses) != 0 || len(r.monitors) != 0 {
+	if len(r.deployments) != 4 || len(r.hpas) != 1 || len(r.pdbs) != 1 || len(r.secrets) != 1 || len(r.ingresses) != 0 || len(r.monitors) != 0 {
 		t.Fatalf("defaults: %d deployments, %d autoscalers, %d budgets, %d secrets, %d ingresses, %d monitors",
 			len(r.deployments), len(r.hpas), len(r.pdbs), len(r.secrets), len(r.ingresses), len(r.monitors))
 	}
@@ -265,10 +265,10 @@ func TestHelmChart(t *testing.T) {
 	all := append(base, "ingress.enabled=true", "ingress.tlsSecret=chat-tls", "ingress.className=nginx",
 		"serviceMonitor.enabled=true", "server.autoscaling.enabled=false", "server.replicas=3",
 		"persister.podDisruptionBudget.enabled=true", "server.extraEnv.OTEL_EXPORTER_OTLP_ENDPOINT=http://otel:4318",
-		"server.config.SEND_RATE=50", "external.existingSecret=rookery-conn")
+		"server.config.SEND_RATE=50", "external.existingSecret=rookery-conn", "external.jwtHS256Secret=ignored-with-an-existing-secret")
 	r = render(t, all...)
 	r.check(t)
-	if len(r.secrets) != 0 || len(r.ingresses) != 1 || len(r.monitors) != 2 || len(r.hpas) != 0 || len(r.pdbs) != 2 {
+	if len(r.secrets) != 0 || len(r.ingresses) != 1 || len(r.monitors) != 3 || len(r.hpas) != 0 || len(r.pdbs) != 2 {
 		t.Fatalf("all options: %d secrets, %d ingresses, %d monitors, %d autoscalers, %d budgets",
 			len(r.secrets), len(r.ingresses), len(r.monitors), len(r.hpas), len(r.pdbs))
 	}

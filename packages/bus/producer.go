@@ -107,6 +107,16 @@ func (p *Producer) Produce(ctx context.Context, msg protocol.Event) error {
 	return p.produce(ctx, msg.Room, value)
 }
 
+// ProduceMarker writes a marker record of kind (TypeWebhooks) into room's
+// partition, like Produce.
+func (p *Producer) ProduceMarker(ctx context.Context, room, kind string) error {
+	value, err := json.Marshal(Marker{Type: kind, Room: room, TS: protocol.FormatTime(time.Now())})
+	if err != nil {
+		return fmt.Errorf("bus: produce marker: %w", err)
+	}
+	return p.produce(ctx, room, value)
+}
+
 // ProduceFence writes the fence record that closes the epochs of room
 // before seq's (see Redis.Fence), like Produce.
 func (p *Producer) ProduceFence(ctx context.Context, room string, seq int64) error {

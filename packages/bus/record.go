@@ -18,3 +18,17 @@ type Fence struct {
 	Seq  int64  `json:"seq"`
 	TS   string `json:"ts"`
 }
+
+// TypeWebhooks is the "type" of a marker record saying that a room's
+// webhooks changed: the webhook dispatcher reads them again before the
+// room's records that follow it, so a new webhook gets every event
+// logged after its creation was answered. It is not part of the room's
+// log (no seq); the persister skips it.
+const TypeWebhooks = "webhooks"
+
+// Marker is a record outside the room's log (TypeWebhooks).
+type Marker struct {
+	Type string `json:"type"`
+	Room string `json:"room"`
+	TS   string `json:"ts"`
+}

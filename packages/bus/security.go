@@ -33,12 +33,16 @@ func TLSConfig(caFile string) (*tls.Config, error) {
 
 // KafkaAuth is how the project's Kafka clients authenticate: SASL (PLAIN,
 // SCRAM-SHA-256 or SCRAM-SHA-512) and TLS, both optional.
+// Its env tags are the variables every app reads it from (README,
+// "Managed Kafka and Redis").
 type KafkaAuth struct {
 	// Mechanism is "", "plain", "scram-sha-256" or "scram-sha-512".
-	Mechanism, Username, Password string
+	Mechanism string `env:"KAFKA_SASL_MECHANISM"`
+	Username  string `env:"KAFKA_SASL_USERNAME"`
+	Password  string `env:"KAFKA_SASL_PASSWORD"`
 	// TLS turns TLS on; CAFile is the CA to trust (empty: the system's).
-	TLS    bool
-	CAFile string
+	TLS    bool   `env:"KAFKA_TLS" envDefault:"false"`
+	CAFile string `env:"KAFKA_TLS_CA_FILE"`
 }
 
 // mechanism is the SASL mechanism, nil when none.

@@ -50,7 +50,7 @@ func (q *Queries) DeleteToken(ctx context.Context, tokenHash []byte) error {
 }
 
 const getTokenUser = `-- name: GetTokenUser :one
-SELECT u.id, u.username
+SELECT u.id, u.username, u.bot
 FROM auth_tokens t
 JOIN users u ON u.id = t.user_id
 WHERE t.token_hash = $1 AND t.expires_at > now()
@@ -59,11 +59,12 @@ WHERE t.token_hash = $1 AND t.expires_at > now()
 type GetTokenUserRow struct {
 	ID       uuid.UUID
 	Username string
+	Bot      bool
 }
 
 func (q *Queries) GetTokenUser(ctx context.Context, tokenHash []byte) (GetTokenUserRow, error) {
 	row := q.db.QueryRow(ctx, getTokenUser, tokenHash)
 	var i GetTokenUserRow
-	err := row.Scan(&i.ID, &i.Username)
+	err := row.Scan(&i.ID, &i.Username, &i.Bot)
 	return i, err
 }

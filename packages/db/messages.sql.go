@@ -108,7 +108,7 @@ func (q *Queries) GetMessageByID(ctx context.Context, id uuid.UUID) (GetMessageB
 }
 
 const getRoomMessage = `-- name: GetRoomMessage :one
-SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, msg.body, msg.ref, msg.created_at,
+SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, u.bot AS sender_bot, msg.body, msg.ref, msg.created_at,
        msg.reply_to, msg.mentions, msg.edited_at, msg.edit_seq, msg.deleted
 FROM messages msg JOIN users u ON u.id = msg.sender_id
 WHERE msg.id = $1 AND msg.room_id = $2 AND NOT msg.fence AND msg.kind = 'message'
@@ -124,6 +124,7 @@ type GetRoomMessageRow struct {
 	Seq            int64
 	SenderID       uuid.UUID
 	SenderUsername string
+	SenderBot      bool
 	Body           string
 	Ref            string
 	CreatedAt      time.Time
@@ -144,6 +145,7 @@ func (q *Queries) GetRoomMessage(ctx context.Context, arg GetRoomMessageParams) 
 		&i.Seq,
 		&i.SenderID,
 		&i.SenderUsername,
+		&i.SenderBot,
 		&i.Body,
 		&i.Ref,
 		&i.CreatedAt,
@@ -190,7 +192,7 @@ func (q *Queries) InsertMessageRow(ctx context.Context, arg InsertMessageRowPara
 }
 
 const listLogAfter = `-- name: ListLogAfter :many
-SELECT msg.id, msg.seq, msg.fence, msg.sender_id, coalesce(u.username, '')::text AS sender_username,
+SELECT msg.id, msg.seq, msg.fence, msg.sender_id, coalesce(u.username, '')::text AS sender_username, coalesce(u.bot, false)::boolean AS sender_bot,
        msg.body, msg.ref, msg.created_at, msg.kind, msg.target_id, msg.emoji, msg.reaction_on,
        msg.reply_to, msg.mentions, msg.edited_at, msg.deleted
 FROM messages msg LEFT JOIN users u ON u.id = msg.sender_id
@@ -211,6 +213,7 @@ type ListLogAfterRow struct {
 	Fence          bool
 	SenderID       uuid.UUID
 	SenderUsername string
+	SenderBot      bool
 	Body           string
 	Ref            string
 	CreatedAt      time.Time
@@ -242,6 +245,7 @@ func (q *Queries) ListLogAfter(ctx context.Context, arg ListLogAfterParams) ([]L
 			&i.Fence,
 			&i.SenderID,
 			&i.SenderUsername,
+			&i.SenderBot,
 			&i.Body,
 			&i.Ref,
 			&i.CreatedAt,
@@ -265,7 +269,7 @@ func (q *Queries) ListLogAfter(ctx context.Context, arg ListLogAfterParams) ([]L
 }
 
 const listLogBefore = `-- name: ListLogBefore :many
-SELECT msg.id, msg.seq, msg.fence, msg.sender_id, coalesce(u.username, '')::text AS sender_username,
+SELECT msg.id, msg.seq, msg.fence, msg.sender_id, coalesce(u.username, '')::text AS sender_username, coalesce(u.bot, false)::boolean AS sender_bot,
        msg.body, msg.ref, msg.created_at, msg.kind, msg.target_id, msg.emoji, msg.reaction_on,
        msg.reply_to, msg.mentions, msg.edited_at, msg.deleted
 FROM messages msg LEFT JOIN users u ON u.id = msg.sender_id
@@ -286,6 +290,7 @@ type ListLogBeforeRow struct {
 	Fence          bool
 	SenderID       uuid.UUID
 	SenderUsername string
+	SenderBot      bool
 	Body           string
 	Ref            string
 	CreatedAt      time.Time
@@ -315,6 +320,7 @@ func (q *Queries) ListLogBefore(ctx context.Context, arg ListLogBeforeParams) ([
 			&i.Fence,
 			&i.SenderID,
 			&i.SenderUsername,
+			&i.SenderBot,
 			&i.Body,
 			&i.Ref,
 			&i.CreatedAt,
@@ -338,7 +344,7 @@ func (q *Queries) ListLogBefore(ctx context.Context, arg ListLogBeforeParams) ([
 }
 
 const listMessagesAfter = `-- name: ListMessagesAfter :many
-SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, msg.body, msg.ref, msg.created_at,
+SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, u.bot AS sender_bot, msg.body, msg.ref, msg.created_at,
        msg.reply_to, msg.mentions, msg.edited_at, msg.edit_seq, msg.deleted
 FROM messages msg JOIN users u ON u.id = msg.sender_id
 WHERE msg.room_id = $1 AND msg.seq > $2::bigint AND NOT msg.fence
@@ -358,6 +364,7 @@ type ListMessagesAfterRow struct {
 	Seq            int64
 	SenderID       uuid.UUID
 	SenderUsername string
+	SenderBot      bool
 	Body           string
 	Ref            string
 	CreatedAt      time.Time
@@ -382,6 +389,7 @@ func (q *Queries) ListMessagesAfter(ctx context.Context, arg ListMessagesAfterPa
 			&i.Seq,
 			&i.SenderID,
 			&i.SenderUsername,
+			&i.SenderBot,
 			&i.Body,
 			&i.Ref,
 			&i.CreatedAt,
@@ -402,7 +410,7 @@ func (q *Queries) ListMessagesAfter(ctx context.Context, arg ListMessagesAfterPa
 }
 
 const listMessagesBefore = `-- name: ListMessagesBefore :many
-SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, msg.body, msg.ref, msg.created_at,
+SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, u.bot AS sender_bot, msg.body, msg.ref, msg.created_at,
        msg.reply_to, msg.mentions, msg.edited_at, msg.edit_seq, msg.deleted
 FROM messages msg JOIN users u ON u.id = msg.sender_id
 WHERE msg.room_id = $1 AND msg.seq < $2::bigint AND NOT msg.fence
@@ -422,6 +430,7 @@ type ListMessagesBeforeRow struct {
 	Seq            int64
 	SenderID       uuid.UUID
 	SenderUsername string
+	SenderBot      bool
 	Body           string
 	Ref            string
 	CreatedAt      time.Time
@@ -448,6 +457,7 @@ func (q *Queries) ListMessagesBefore(ctx context.Context, arg ListMessagesBefore
 			&i.Seq,
 			&i.SenderID,
 			&i.SenderUsername,
+			&i.SenderBot,
 			&i.Body,
 			&i.Ref,
 			&i.CreatedAt,
@@ -540,7 +550,7 @@ func (q *Queries) PersistMessages(ctx context.Context, arg PersistMessagesParams
 }
 
 const searchMessages = `-- name: SearchMessages :many
-SELECT msg.id, msg.room_id, msg.seq, msg.sender_id, u.username AS sender_username, msg.body, msg.ref,
+SELECT msg.id, msg.room_id, msg.seq, msg.sender_id, u.username AS sender_username, u.bot AS sender_bot, msg.body, msg.ref,
        msg.created_at, msg.reply_to, msg.mentions, msg.edited_at, msg.edit_seq, msg.deleted
 FROM messages msg
 JOIN users u ON u.id = msg.sender_id
@@ -566,6 +576,7 @@ type SearchMessagesRow struct {
 	Seq            int64
 	SenderID       uuid.UUID
 	SenderUsername string
+	SenderBot      bool
 	Body           string
 	Ref            string
 	CreatedAt      time.Time
@@ -600,6 +611,7 @@ func (q *Queries) SearchMessages(ctx context.Context, arg SearchMessagesParams) 
 			&i.Seq,
 			&i.SenderID,
 			&i.SenderUsername,
+			&i.SenderBot,
 			&i.Body,
 			&i.Ref,
 			&i.CreatedAt,

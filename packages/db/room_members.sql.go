@@ -45,7 +45,7 @@ func (q *Queries) GetMembership(ctx context.Context, arg GetMembershipParams) (i
 }
 
 const listMembersOfRoom = `-- name: ListMembersOfRoom :many
-SELECT u.id, u.username
+SELECT u.id, u.username, u.bot
 FROM room_members m JOIN users u ON u.id = m.user_id
 WHERE m.room_id = $1
 ORDER BY u.username
@@ -60,6 +60,7 @@ type ListMembersOfRoomParams struct {
 type ListMembersOfRoomRow struct {
 	ID       uuid.UUID
 	Username string
+	Bot      bool
 }
 
 func (q *Queries) ListMembersOfRoom(ctx context.Context, arg ListMembersOfRoomParams) ([]ListMembersOfRoomRow, error) {
@@ -71,7 +72,7 @@ func (q *Queries) ListMembersOfRoom(ctx context.Context, arg ListMembersOfRoomPa
 	items := []ListMembersOfRoomRow{}
 	for rows.Next() {
 		var i ListMembersOfRoomRow
-		if err := rows.Scan(&i.ID, &i.Username); err != nil {
+		if err := rows.Scan(&i.ID, &i.Username, &i.Bot); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -83,7 +84,7 @@ func (q *Queries) ListMembersOfRoom(ctx context.Context, arg ListMembersOfRoomPa
 }
 
 const listRoomMembers = `-- name: ListRoomMembers :many
-SELECT m.room_id, u.id, u.username
+SELECT m.room_id, u.id, u.username, u.bot
 FROM room_members m JOIN users u ON u.id = m.user_id
 WHERE m.room_id = ANY($1::uuid[])
 ORDER BY m.room_id, u.username
@@ -93,6 +94,7 @@ type ListRoomMembersRow struct {
 	RoomID   uuid.UUID
 	ID       uuid.UUID
 	Username string
+	Bot      bool
 }
 
 func (q *Queries) ListRoomMembers(ctx context.Context, roomIds []uuid.UUID) ([]ListRoomMembersRow, error) {
@@ -104,7 +106,12 @@ func (q *Queries) ListRoomMembers(ctx context.Context, roomIds []uuid.UUID) ([]L
 	items := []ListRoomMembersRow{}
 	for rows.Next() {
 		var i ListRoomMembersRow
-		if err := rows.Scan(&i.RoomID, &i.ID, &i.Username); err != nil {
+		if err := rows.Scan(
+			&i.RoomID,
+			&i.ID,
+			&i.Username,
+			&i.Bot,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -182,7 +189,7 @@ func (q *Queries) ListUserRooms(ctx context.Context, userID uuid.UUID) ([]ListUs
 }
 
 const membersByUsername = `-- name: MembersByUsername :many
-SELECT u.id, u.username
+SELECT u.id, u.username, u.bot
 FROM users u JOIN room_members m ON m.user_id = u.id AND m.room_id = $1
 WHERE u.username = ANY($2::text[])
 ORDER BY u.username
@@ -196,6 +203,7 @@ type MembersByUsernameParams struct {
 type MembersByUsernameRow struct {
 	ID       uuid.UUID
 	Username string
+	Bot      bool
 }
 
 // Which of these usernames are members of the room: the mentions of a
@@ -209,7 +217,7 @@ func (q *Queries) MembersByUsername(ctx context.Context, arg MembersByUsernamePa
 	items := []MembersByUsernameRow{}
 	for rows.Next() {
 		var i MembersByUsernameRow
-		if err := rows.Scan(&i.ID, &i.Username); err != nil {
+		if err := rows.Scan(&i.ID, &i.Username, &i.Bot); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

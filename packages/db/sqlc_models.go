@@ -11,6 +11,15 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type ApiKey struct {
+	ID        uuid.UUID
+	Name      string
+	KeyHash   []byte
+	Scopes    []string
+	CreatedAt time.Time
+	RevokedAt pgtype.Timestamptz
+}
+
 type AuthToken struct {
 	TokenHash []byte
 	UserID    uuid.UUID
@@ -21,6 +30,13 @@ type AuthToken struct {
 type Block struct {
 	BlockerID uuid.UUID
 	BlockedID uuid.UUID
+	CreatedAt time.Time
+}
+
+type ExternalIdentity struct {
+	Issuer    string
+	Subject   string
+	UserID    uuid.UUID
 	CreatedAt time.Time
 }
 
@@ -85,4 +101,14 @@ type User struct {
 	Username     string
 	PasswordHash string
 	CreatedAt    time.Time
+	Bot          bool
+}
+
+type Webhook struct {
+	ID           uuid.UUID
+	RoomID       uuid.UUID
+	Url          string
+	Secret       string
+	CreatedAt    time.Time
+	DeliveredSeq int64
 }

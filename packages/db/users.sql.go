@@ -12,25 +12,32 @@ import (
 )
 
 const createUser = `-- name: CreateUser :one
-INSERT INTO users (id, username, password_hash)
-VALUES ($1, $2, $3)
-RETURNING id, username, password_hash, created_at
+INSERT INTO users (id, username, password_hash, bot)
+VALUES ($1, $2, $3, $4)
+RETURNING id, username, password_hash, created_at, bot
 `
 
 type CreateUserParams struct {
 	ID           uuid.UUID
 	Username     string
 	PasswordHash string
+	Bot          bool
 }
 
 func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, error) {
-	row := q.db.QueryRow(ctx, createUser, arg.ID, arg.Username, arg.PasswordHash)
+	row := q.db.QueryRow(ctx, createUser,
+		arg.ID,
+		arg.Username,
+		arg.PasswordHash,
+		arg.Bot,
+	)
 	var i User
 	err := row.Scan(
 		&i.ID,
 		&i.Username,
 		&i.PasswordHash,
 		&i.CreatedAt,
+		&i.Bot,
 	)
 	return i, err
 }
@@ -61,7 +68,7 @@ func (q *Queries) ExistingUsers(ctx context.Context, ids []uuid.UUID) ([]uuid.UU
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, username, password_hash, created_at FROM users WHERE id = $1
+SELECT id, username, password_hash, created_at, bot FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -72,12 +79,13 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.Username,
 		&i.PasswordHash,
 		&i.CreatedAt,
+		&i.Bot,
 	)
 	return i, err
 }
 
 const getUserByUsername = `-- name: GetUserByUsername :one
-SELECT id, username, password_hash, created_at FROM users WHERE username = $1
+SELECT id, username, password_hash, created_at, bot FROM users WHERE username = $1
 `
 
 func (q *Queries) GetUserByUsername(ctx context.Context, username string) (User, error) {
@@ -88,12 +96,13 @@ func (q *Queries) GetUserByUsername(ctx context.Context, username string) (User,
 		&i.Username,
 		&i.PasswordHash,
 		&i.CreatedAt,
+		&i.Bot,
 	)
 	return i, err
 }
 
 const searchUsers = `-- name: SearchUsers :many
-SELECT id, username FROM users
+SELECT id, username, bot FROM users
 WHERE username LIKE $1::text
 ORDER BY username
 LIMIT $2
@@ -107,6 +116,7 @@ type SearchUsersParams struct {
 type SearchUsersRow struct {
 	ID       uuid.UUID
 	Username string
+	Bot      bool
 }
 
 // pattern is a LIKE pattern whose user part is already escaped with '\'.
@@ -119,7 +129,7 @@ func (q *Queries) SearchUsers(ctx context.Context, arg SearchUsersParams) ([]Sea
 	items := []SearchUsersRow{}
 	for rows.Next() {
 		var i SearchUsersRow
-		if err := rows.Scan(&i.ID, &i.Username); err != nil {
+		if err := rows.Scan(&i.ID, &i.Username, &i.Bot); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -131,12 +141,13 @@ func (q *Queries) SearchUsers(ctx context.Context, arg SearchUsersParams) ([]Sea
 }
 
 const usersByID = `-- name: UsersByID :many
-SELECT id, username FROM users WHERE id = ANY($1::uuid[])
+SELECT id, username, bot FROM users WHERE id = ANY($1::uuid[])
 `
 
 type UsersByIDRow struct {
 	ID       uuid.UUID
 	Username string
+	Bot      bool
 }
 
 func (q *Queries) UsersByID(ctx context.Context, ids []uuid.UUID) ([]UsersByIDRow, error) {
@@ -148,7 +159,7 @@ func (q *Queries) UsersByID(ctx context.Context, ids []uuid.UUID) ([]UsersByIDRo
 	items := []UsersByIDRow{}
 	for rows.Next() {
 		var i UsersByIDRow
-		if err := rows.Scan(&i.ID, &i.Username); err != nil {
+		if err := rows.Scan(&i.ID, &i.Username, &i.Bot); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -17,7 +17,7 @@ import (
 // Dockerfile and have health checks, and they wait for their dependencies.
 func TestComposeFile(t *testing.T) {
 	p := testenv.Compose(t)
-	for _, name := range []string{"postgres", "redis", "kafka", "server-1", "server-2", "persister", "web"} {
+	for _, name := range []string{"postgres", "redis", "kafka", "server-1", "server-2", "persister", "webhooks", "web"} {
 		svc, ok := p.Services[name]
 		if !ok {
 			t.Errorf("missing service %s", name)
@@ -30,7 +30,7 @@ func TestComposeFile(t *testing.T) {
 	if img := p.Services["kafka"].Image; len(img) < 12 || img[:12] != "apache/kafka" {
 		t.Errorf("kafka image is %q, want the official apache/kafka", img)
 	}
-	for _, name := range []string{"server-1", "server-2", "persister"} {
+	for _, name := range []string{"server-1", "server-2", "persister", "webhooks"} {
 		svc := p.Services[name]
 		if svc.Build == nil {
 			t.Errorf("%s is not built from the Dockerfile", name)
@@ -41,7 +41,7 @@ func TestComposeFile(t *testing.T) {
 			}
 		}
 		need := []string{"DATABASE_URL", "KAFKA_BROKERS"}
-		if name != "persister" {
+		if name != "persister" && name != "webhooks" {
 			need = append(need, "REDIS_URL")
 		}
 		for _, v := range need {

@@ -19,6 +19,9 @@ const (
 type User struct {
 	ID       string `json:"id"`
 	Username string `json:"username"`
+	// Bot marks a bot user of the server API (an addition to the
+	// contract); absent for people.
+	Bot bool `json:"bot,omitempty"`
 }
 
 // Room is a room as one member sees it.

@@ -50,7 +50,7 @@ SELECT count(*) FROM messages WHERE room_id = $1 AND NOT fence AND kind = 'messa
 -- name: ListMessagesBefore :many
 -- Messages in their current state, newest first; the caller reverses into
 -- ascending order.
-SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, msg.body, msg.ref, msg.created_at,
+SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, u.bot AS sender_bot, msg.body, msg.ref, msg.created_at,
        msg.reply_to, msg.mentions, msg.edited_at, msg.edit_seq, msg.deleted
 FROM messages msg JOIN users u ON u.id = msg.sender_id
 WHERE msg.room_id = sqlc.arg(room_id) AND msg.seq < sqlc.arg(before_seq)::bigint AND NOT msg.fence
@@ -59,7 +59,7 @@ ORDER BY msg.seq DESC
 LIMIT sqlc.arg(max_rows);
 
 -- name: ListMessagesAfter :many
-SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, msg.body, msg.ref, msg.created_at,
+SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, u.bot AS sender_bot, msg.body, msg.ref, msg.created_at,
        msg.reply_to, msg.mentions, msg.edited_at, msg.edit_seq, msg.deleted
 FROM messages msg JOIN users u ON u.id = msg.sender_id
 WHERE msg.room_id = sqlc.arg(room_id) AND msg.seq > sqlc.arg(after_seq)::bigint AND NOT msg.fence
@@ -70,7 +70,7 @@ LIMIT sqlc.arg(max_rows);
 -- name: GetRoomMessage :one
 -- One message of a room in its current state: what an edit, deletion or
 -- reaction is checked against.
-SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, msg.body, msg.ref, msg.created_at,
+SELECT msg.id, msg.seq, msg.sender_id, u.username AS sender_username, u.bot AS sender_bot, msg.body, msg.ref, msg.created_at,
        msg.reply_to, msg.mentions, msg.edited_at, msg.edit_seq, msg.deleted
 FROM messages msg JOIN users u ON u.id = msg.sender_id
 WHERE msg.id = sqlc.arg(id) AND msg.room_id = sqlc.arg(room_id) AND NOT msg.fence AND msg.kind = 'message';
@@ -79,7 +79,7 @@ WHERE msg.id = sqlc.arg(id) AND msg.room_id = sqlc.arg(room_id) AND NOT msg.fenc
 -- The room's log after a seq, fence rows included (sender and body are then
 -- empty): how a room's sequencer closes an epoch, and how a replay reads
 -- what the cache no longer holds.
-SELECT msg.id, msg.seq, msg.fence, msg.sender_id, coalesce(u.username, '')::text AS sender_username,
+SELECT msg.id, msg.seq, msg.fence, msg.sender_id, coalesce(u.username, '')::text AS sender_username, coalesce(u.bot, false)::boolean AS sender_bot,
        msg.body, msg.ref, msg.created_at, msg.kind, msg.target_id, msg.emoji, msg.reaction_on,
        msg.reply_to, msg.mentions, msg.edited_at, msg.deleted
 FROM messages msg LEFT JOIN users u ON u.id = msg.sender_id
@@ -89,7 +89,7 @@ LIMIT sqlc.arg(max_rows);
 
 -- name: ListLogBefore :many
 -- The room's log before a seq, newest first, without fences.
-SELECT msg.id, msg.seq, msg.fence, msg.sender_id, coalesce(u.username, '')::text AS sender_username,
+SELECT msg.id, msg.seq, msg.fence, msg.sender_id, coalesce(u.username, '')::text AS sender_username, coalesce(u.bot, false)::boolean AS sender_bot,
        msg.body, msg.ref, msg.created_at, msg.kind, msg.target_id, msg.emoji, msg.reaction_on,
        msg.reply_to, msg.mentions, msg.edited_at, msg.deleted
 FROM messages msg LEFT JOIN users u ON u.id = msg.sender_id
@@ -121,7 +121,7 @@ WHERE m.id = d.target_id AND m.room_id = d.room_id AND m.kind = 'message' AND NO
 -- them: room_id non-NULL), best match first, then newest. The rooms go in
 -- as one array, so the word's GIN scan runs once and meets one bitmap of
 -- the rooms' rows (a join would repeat the GIN scan per room).
-SELECT msg.id, msg.room_id, msg.seq, msg.sender_id, u.username AS sender_username, msg.body, msg.ref,
+SELECT msg.id, msg.room_id, msg.seq, msg.sender_id, u.username AS sender_username, u.bot AS sender_bot, msg.body, msg.ref,
        msg.created_at, msg.reply_to, msg.mentions, msg.edited_at, msg.edit_seq, msg.deleted
 FROM messages msg
 JOIN users u ON u.id = msg.sender_id

@@ -9,7 +9,7 @@ DELETE FROM room_members WHERE room_id = $1 AND user_id = $2;
 SELECT last_read_seq FROM room_members WHERE room_id = $1 AND user_id = $2;
 
 -- name: ListRoomMembers :many
-SELECT m.room_id, u.id, u.username
+SELECT m.room_id, u.id, u.username, u.bot
 FROM room_members m JOIN users u ON u.id = m.user_id
 WHERE m.room_id = ANY(sqlc.arg(room_ids)::uuid[])
 ORDER BY m.room_id, u.username;
@@ -39,7 +39,7 @@ WHERE room_id = sqlc.arg(room_id) AND user_id = sqlc.arg(user_id);
 SELECT room_id FROM room_members WHERE user_id = $1;
 
 -- name: ListMembersOfRoom :many
-SELECT u.id, u.username
+SELECT u.id, u.username, u.bot
 FROM room_members m JOIN users u ON u.id = m.user_id
 WHERE m.room_id = $1
 ORDER BY u.username
@@ -48,7 +48,7 @@ LIMIT sqlc.arg(max_rows);
 -- name: MembersByUsername :many
 -- Which of these usernames are members of the room: the mentions of a
 -- message being sent.
-SELECT u.id, u.username
+SELECT u.id, u.username, u.bot
 FROM users u JOIN room_members m ON m.user_id = u.id AND m.room_id = sqlc.arg(room_id)
 WHERE u.username = ANY(sqlc.arg(usernames)::text[])
 ORDER BY u.username;

@@ -1,6 +1,6 @@
 -- name: CreateUser :one
-INSERT INTO users (id, username, password_hash)
-VALUES ($1, $2, $3)
+INSERT INTO users (id, username, password_hash, bot)
+VALUES ($1, $2, $3, $4)
 RETURNING *;
 
 -- name: GetUserByUsername :one
@@ -11,7 +11,7 @@ SELECT * FROM users WHERE id = $1;
 
 -- name: SearchUsers :many
 -- pattern is a LIKE pattern whose user part is already escaped with '\'.
-SELECT id, username FROM users
+SELECT id, username, bot FROM users
 WHERE username LIKE sqlc.arg(pattern)::text
 ORDER BY username
 LIMIT sqlc.arg(max_rows);
@@ -21,4 +21,4 @@ LIMIT sqlc.arg(max_rows);
 SELECT id FROM users WHERE id = ANY(sqlc.arg(ids)::uuid[]);
 
 -- name: UsersByID :many
-SELECT id, username FROM users WHERE id = ANY(sqlc.arg(ids)::uuid[]);
+SELECT id, username, bot FROM users WHERE id = ANY(sqlc.arg(ids)::uuid[]);

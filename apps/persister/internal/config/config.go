@@ -27,12 +27,8 @@ type Config struct {
 	DeadLetterTopic  string   `env:"KAFKA_DLQ_TOPIC" envDefault:"chat.messages.dlq"`
 	KafkaPartitions  int      `env:"KAFKA_PARTITIONS" envDefault:"8"`
 	KafkaCreateTopic bool     `env:"KAFKA_CREATE_TOPIC" envDefault:"true"`
-	// Kafka security, as the server's (README, "Managed Kafka and Redis").
-	KafkaSASLMechanism string `env:"KAFKA_SASL_MECHANISM"`
-	KafkaSASLUsername  string `env:"KAFKA_SASL_USERNAME"`
-	KafkaSASLPassword  string `env:"KAFKA_SASL_PASSWORD"`
-	KafkaTLS           bool   `env:"KAFKA_TLS" envDefault:"false"`
-	KafkaTLSCAFile     string `env:"KAFKA_TLS_CA_FILE"`
+	// Kafka is how the Kafka clients authenticate.
+	Kafka bus.KafkaAuth
 
 	BatchSize    int           `env:"BATCH_SIZE" envDefault:"5000"`
 	BatchTimeout time.Duration `env:"BATCH_TIMEOUT" envDefault:"50ms"`
@@ -40,12 +36,6 @@ type Config struct {
 	MaxRowsPerSec float64       `env:"MAX_ROWS_PER_SEC" envDefault:"0"`
 	RetryMin      time.Duration `env:"RETRY_MIN" envDefault:"100ms"`
 	RetryMax      time.Duration `env:"RETRY_MAX" envDefault:"10s"`
-}
-
-// KafkaAuth is the Kafka security settings for the bus.
-func (c Config) KafkaAuth() bus.KafkaAuth {
-	return bus.KafkaAuth{Mechanism: c.KafkaSASLMechanism, Username: c.KafkaSASLUsername, Password: c.KafkaSASLPassword,
-		TLS: c.KafkaTLS, CAFile: c.KafkaTLSCAFile}
 }
 
 // Load reads the configuration from the environment.

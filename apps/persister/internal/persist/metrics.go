@@ -29,3 +29,6 @@ var slowBatches = promauto.NewCounter(prometheus.CounterOpts{
 var fencedOut = promauto.NewCounter(prometheus.CounterOpts{
 	Name: "rookery_persister_fenced_out_total",
 	Help: "Records dropped because a newer epoch of their room was stored before them (their seq was fenced)."})
+
+// ReportLag sets the consumer lag gauge (bus.LagWatcher's report).
+func ReportLag(n int64) { consumerLag.Set(float64(n)) }

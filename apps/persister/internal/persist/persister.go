@@ -2,6 +2,7 @@ package persist
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -128,6 +129,9 @@ func (p *Persister) collectLoop(ctx context.Context, out chan<- batch) error {
 		b := batch{msgs: msgs, rows: make([]row, 0, len(msgs))}
 		for i, m := range msgs {
 			r, err := decode(m.Value)
+			if errors.Is(err, errNotLogged) {
+				continue
+			}
 			if err != nil {
 				b.dead = append(b.dead, p.deadLetter(m, err))
 				continue

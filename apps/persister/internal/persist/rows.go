@@ -6,6 +6,7 @@ package persist
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -40,6 +41,10 @@ type row struct {
 // event reports whether r is an edit, deletion or reaction.
 func (r row) event() bool { return r.kind != protocol.KindMessage }
 
+// errNotLogged is decode's answer for a marker record, which is not part
+// of any room's log: it is skipped, not dead-lettered.
+var errNotLogged = errors.New("not a log record")
+
 // decode parses and checks one record value. An error means the record can
 // never be stored: it goes to the dead-letter topic.
 func decode(value []byte) (row, error) {
@@ -47,8 +52,11 @@ func decode(value []byte) (row, error) {
 	if err := json.Unmarshal(value, &ev); err != nil {
 		return row{}, fmt.Errorf("undecodable JSON: %w", err)
 	}
-	if ev.Kind == bus.TypeFence {
+	switch ev.Kind {
+	case bus.TypeFence:
 		return decodeFence(ev)
+	case bus.TypeWebhooks:
+		return row{}, errNotLogged
 	}
 	r := row{kind: ev.Kind}
 	var err error

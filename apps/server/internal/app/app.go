@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rookery-chat/rookery/apps/server/internal/auth"
 	"github.com/rookery-chat/rookery/apps/server/internal/config"
 	"github.com/rookery-chat/rookery/apps/server/internal/history"
 	"github.com/rookery-chat/rookery/apps/server/internal/httpapi"
@@ -26,11 +27,16 @@ import (
 )
 
 var (
-	_ httpapi.Store   = (*store.Store)(nil)
-	_ httpapi.Limiter = (*ratelimit.Window)(nil)
-	_ httpapi.Events  = (*realtime.Hub)(nil)
-	_ realtime.Store  = (*store.Store)(nil)
-	_ httpapi.Rooms   = (*history.Reader)(nil)
+	_ httpapi.Store          = (*store.Store)(nil)
+	_ httpapi.Limiter        = (*ratelimit.Window)(nil)
+	_ httpapi.Events         = (*realtime.Hub)(nil)
+	_ realtime.Store         = (*store.Store)(nil)
+	_ httpapi.Rooms          = (*history.Reader)(nil)
+	_ auth.Users             = (*store.Store)(nil)
+	_ httpapi.Authenticator  = (*auth.Authenticator)(nil)
+	_ realtime.Authenticator = (*auth.Authenticator)(nil)
+	_ httpapi.ServerStore    = (*store.Store)(nil)
+	_ httpapi.Publisher      = (*realtime.Hub)(nil)
 )
 
 // App is one chat server.
@@ -71,7 +77,7 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 	a.closers = append(a.closers, func() { _ = rdb.Close() })
 	broker := bus.NewRedis(rdb, bus.Keys{Prefix: cfg.RedisPrefix}, cfg.RecentMax, cfg.RecentTTL)
 
-	kfk, err := bus.NewKafka(cfg.KafkaBrokers, cfg.KafkaAuth())
+	kfk, err := bus.NewKafka(cfg.KafkaBrokers, cfg.Kafka)
 	if err != nil {
 		return nil, err
 	}
@@ -88,18 +94,26 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 	})
 
 	st := store.New(a.pool)
+	authn := auth.NewAuthenticator(st, jwtConfig(log, cfg.JWT))
 	a.closers = append(a.closers, startSweeper(log, st, tokenSweepEvery).stop)
-	a.hub = realtime.NewHub(log, realtimeOptions(cfg), st, broker, producer)
+	ropts := realtimeOptions(cfg)
+	ropts.Auth = authn
+	a.hub = realtime.NewHub(log, ropts, st, broker, producer)
 	a.closers = append(a.closers, a.hub.Close)
 	deps := httpapi.Deps{
-		Log:       log,
-		Config:    cfg,
-		Store:     st,
-		Events:    a.hub,
-		Rooms:     a.hub.History(),
-		WebSocket: a.hub,
-		Limiter:   ratelimit.NewWindow(broker, cfg.LimitWindow),
-		Draining:  &a.draining,
+		Log:        log,
+		Config:     cfg,
+		Store:      st,
+		Auth:       authn,
+		Events:     a.hub,
+		Rooms:      a.hub.History(),
+		WebSocket:  a.hub,
+		Limiter:    ratelimit.NewWindow(broker, cfg.LimitWindow),
+		Draining:   &a.draining,
+		Server:     st,
+		Publisher:  a.hub,
+		BotLimiter: ratelimit.NewWindow(broker, time.Second),
+		Markers:    producer,
 		Checks: []httpapi.Check{
 			{Name: "postgres", Fn: st.Ping},
 			{Name: "redis", Fn: broker.Ping},
@@ -208,4 +222,19 @@ func Run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// jwtConfig is the JWT checks of cfg; nil when JWTs are off.
+func jwtConfig(log *slog.Logger, cfg config.JWT) *auth.JWTConfig {
+	if !cfg.Enabled() {
+		return nil
+	}
+	j := &auth.JWTConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, UsernameClaim: cfg.UsernameClaim, Leeway: cfg.Leeway}
+	if cfg.HS256Secret != "" {
+		j.Secret = []byte(cfg.HS256Secret)
+	}
+	if cfg.JWKSURL != "" {
+		j.JWKS = auth.NewJWKS(log, cfg.JWKSURL, cfg.JWKSRefresh, cfg.JWKSRefetchGap)
+	}
+	return j
 }

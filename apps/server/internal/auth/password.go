@@ -65,6 +65,11 @@ func VerifyPassword(hash, pw string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
+// NoPassword is the password hash of users who cannot log in with a
+// password: bots and users of an identity provider. Login refuses it
+// without verifying.
+const NoPassword = ""
+
 // dummyHash is verified against when a login names an unknown user, so that
 // the answer takes as long as for a wrong password and reveals nothing.
 var dummyHash = func() string {

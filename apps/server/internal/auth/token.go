@@ -27,3 +27,17 @@ func HashToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
 }
+
+// APIKeyPrefix starts every key of the server API, so that a key is told
+// from a session token at a glance (and by secret scanners).
+const APIKeyPrefix = "rk_"
+
+// NewAPIKey returns a fresh server API key and the hash to store for it.
+func NewAPIKey() (key string, hash []byte, err error) {
+	tok, _, err := NewToken()
+	if err != nil {
+		return "", nil, err
+	}
+	key = APIKeyPrefix + tok
+	return key, HashToken(key), nil
+}

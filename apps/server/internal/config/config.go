@@ -47,7 +47,9 @@ type Config struct {
 	KafkaWriteTimeout time.Duration `env:"KAFKA_WRITE_TIMEOUT" envDefault:"5s"`
 	// RedisTLSCAFile is the CA a rediss:// URL trusts (empty: the system's).
 	RedisTLSCAFile string `env:"REDIS_TLS_CA_FILE"`
-	Kafka          KafkaSecurity
+	// Kafka is how the Kafka clients authenticate.
+	Kafka bus.KafkaAuth
+	JWT   JWT
 
 	// AllowedOrigins may open WebSockets and call the API from a browser,
 	// besides same-origin pages.
@@ -70,6 +72,9 @@ type Config struct {
 	SendRate  float64 `env:"SEND_RATE" envDefault:"20"`
 	SendBurst int     `env:"SEND_BURST" envDefault:"40"`
 	SendQueue int     `env:"SEND_QUEUE" envDefault:"128"`
+	// BotSendRate is each bot's limit of messages per second through the
+	// server API, across the cluster.
+	BotSendRate int `env:"BOT_SEND_RATE" envDefault:"50"`
 	// Workers handle the client requests; readers wait for a free one, so
 	// a burst is back-pressure, not goroutines. Sends and subscribes, which
 	// wait on Kafka or a replay, run off the workers.
@@ -91,21 +96,24 @@ type Config struct {
 	PresenceTTL time.Duration `env:"PRESENCE_TTL" envDefault:"30s"`
 }
 
-// KafkaSecurity is how every Kafka client authenticates (README,
-// "Managed Kafka and Redis").
-type KafkaSecurity struct {
-	SASLMechanism string `env:"KAFKA_SASL_MECHANISM"`
-	SASLUsername  string `env:"KAFKA_SASL_USERNAME"`
-	SASLPassword  string `env:"KAFKA_SASL_PASSWORD"`
-	TLS           bool   `env:"KAFKA_TLS" envDefault:"false"`
-	TLSCAFile     string `env:"KAFKA_TLS_CA_FILE"`
+// JWT turns on sign-in with the JWTs of an embedding product's identity
+// provider (README "Embedding"): HS256 with a shared secret, RS256 and
+// ES256 with the keys at a JWKS URL. Both empty: off.
+type JWT struct {
+	HS256Secret string        `env:"JWT_HS256_SECRET"`
+	JWKSURL     string        `env:"JWT_JWKS_URL"`
+	JWKSRefresh time.Duration `env:"JWT_JWKS_REFRESH" envDefault:"1h"`
+	// JWKSRefetchGap is the least time between two fetches caused by
+	// tokens naming a key the cache lacks.
+	JWKSRefetchGap time.Duration `env:"JWT_JWKS_REFETCH_GAP" envDefault:"10s"`
+	Issuer         string        `env:"JWT_ISSUER"`
+	Audience       string        `env:"JWT_AUDIENCE"`
+	UsernameClaim  string        `env:"JWT_USERNAME_CLAIM" envDefault:"preferred_username"`
+	Leeway         time.Duration `env:"JWT_LEEWAY" envDefault:"30s"`
 }
 
-// KafkaAuth is the Kafka security settings for the bus.
-func (c Config) KafkaAuth() bus.KafkaAuth {
-	k := c.Kafka
-	return bus.KafkaAuth{Mechanism: k.SASLMechanism, Username: k.SASLUsername, Password: k.SASLPassword, TLS: k.TLS, CAFile: k.TLSCAFile}
-}
+// Enabled reports whether JWTs are accepted.
+func (j JWT) Enabled() bool { return j.HS256Secret != "" || j.JWKSURL != "" }
 
 // Load reads the configuration from the environment.
 func Load() (Config, error) {
@@ -143,8 +151,14 @@ func parse(opts env.Options) (Config, error) {
 	if c.PresenceTTL < time.Second {
 		return c, fmt.Errorf("config: PRESENCE_TTL must be at least 1s")
 	}
-	if c.SendRate <= 0 || c.SendBurst <= 0 || c.SendQueue <= 0 || c.Workers <= 0 {
-		return c, fmt.Errorf("config: SEND_RATE, SEND_BURST, SEND_QUEUE and WORKERS must be positive")
+	if s := c.JWT.HS256Secret; s != "" && len(s) < 32 {
+		return c, fmt.Errorf("config: JWT_HS256_SECRET must be at least 32 bytes")
+	}
+	if c.JWT.Enabled() && (c.JWT.JWKSRefresh < time.Minute || c.JWT.Leeway < 0 || c.JWT.UsernameClaim == "") {
+		return c, fmt.Errorf("config: JWT_JWKS_REFRESH must be at least 1m, JWT_LEEWAY not negative, JWT_USERNAME_CLAIM set")
+	}
+	if c.SendRate <= 0 || c.SendBurst <= 0 || c.SendQueue <= 0 || c.Workers <= 0 || c.BotSendRate <= 0 {
+		return c, fmt.Errorf("config: SEND_RATE, SEND_BURST, SEND_QUEUE, WORKERS and BOT_SEND_RATE must be positive")
 	}
 	return c, nil
 }

@@ -12,7 +12,7 @@ func TestComposeSetsOnlyKnownVars(t *testing.T) {
 
 // TestHelmValuesListEverySetting: the chart has a value for every setting.
 func TestHelmValuesListEverySetting(t *testing.T) {
-	testenv.CheckHelmValues(t, Vars(), "server", "DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "KAFKA_SASL_PASSWORD", "SERVER_ID")
+	testenv.CheckHelmValues(t, Vars(), "server", "DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "KAFKA_SASL_PASSWORD", "JWT_HS256_SECRET", "SERVER_ID")
 }
 
 func TestDefaults(t *testing.T) {

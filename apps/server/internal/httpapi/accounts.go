@@ -89,6 +89,10 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if hash == auth.NoPassword { // a bot, or a user of the identity provider
+		auth.BurnVerify(c.Password)
+		return errBadLogin
+	}
 	ok, err := auth.VerifyPassword(hash, c.Password)
 	if err != nil {
 		return err

@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/rookery-chat/rookery/apps/server/internal/auth"
 	"github.com/rookery-chat/rookery/apps/server/internal/ratelimit"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
@@ -27,6 +26,7 @@ type ctxKey int
 const (
 	userKey ctxKey = iota
 	tokenHashKey
+	apiKeyKey
 )
 
 // UserFrom returns the authenticated user of a request.
@@ -51,8 +51,7 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 			a.writeError(w, r, protocol.Errorf(protocol.CodeUnauthorized, "missing bearer token"))
 			return
 		}
-		hash := auth.HashToken(tok)
-		u, err := a.store.UserByToken(r.Context(), hash)
+		u, hash, err := a.auth.Authenticate(r.Context(), tok)
 		if err != nil {
 			a.writeError(w, r, err)
 			return

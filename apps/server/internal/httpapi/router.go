@@ -26,7 +26,6 @@ type Store interface {
 	Credentials(ctx context.Context, username string) (protocol.User, string, error)
 	SearchUsers(ctx context.Context, prefix string, max int32) ([]protocol.User, error)
 	CreateToken(ctx context.Context, hash []byte, userID string, expires time.Time) error
-	UserByToken(ctx context.Context, hash []byte) (protocol.User, error)
 	DeleteToken(ctx context.Context, hash []byte) error
 
 	CheckMember(ctx context.Context, roomID string, user protocol.User) error
@@ -44,6 +43,11 @@ type Store interface {
 	Unblock(ctx context.Context, me protocol.User, userID string) error
 	Blocked(ctx context.Context, me protocol.User) ([]protocol.User, error)
 	RoomMembers(ctx context.Context, roomID string, max int32) ([]protocol.User, error)
+}
+
+// Authenticator finds the user of a bearer token (auth.Authenticator).
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (protocol.User, []byte, error)
 }
 
 // Limiter counts events against cluster-wide limits.
@@ -84,6 +88,7 @@ type Deps struct {
 	Log     *slog.Logger
 	Config  config.Config
 	Store   Store
+	Auth    Authenticator
 	Limiter Limiter
 	Events  Events
 	Rooms   Rooms
@@ -93,25 +98,36 @@ type Deps struct {
 	Draining *atomic.Bool
 	// WebSocket handles GET /ws.
 	WebSocket http.Handler
+	// The server API (/api/v1/server): its store, the hub it publishes
+	// through, and the per-bot send limit (fixed one-second windows).
+	Server     ServerStore
+	Publisher  Publisher
+	BotLimiter Limiter
+	Markers    Markers
 }
 
 // API holds the handlers.
 type API struct {
-	log     *slog.Logger
-	cfg     config.Config
-	store   Store
-	limiter Limiter
-	events  Events
-	rooms   Rooms
-	checks  []Check
+	log        *slog.Logger
+	cfg        config.Config
+	store      Store
+	auth       Authenticator
+	limiter    Limiter
+	events     Events
+	rooms      Rooms
+	checks     []Check
+	server     ServerStore
+	publisher  Publisher
+	botLimiter Limiter
+	markers    Markers
 	// draining is Deps.Draining (never nil).
 	draining *atomic.Bool
 }
 
 // NewRouter builds the server's HTTP handler.
 func NewRouter(d Deps) http.Handler {
-	a := &API{log: d.Log, cfg: d.Config, store: d.Store, limiter: d.Limiter, events: d.Events, rooms: d.Rooms, checks: d.Checks,
-		draining: cmp.Or(d.Draining, new(atomic.Bool))}
+	a := &API{log: d.Log, cfg: d.Config, store: d.Store, auth: d.Auth, limiter: d.Limiter, events: d.Events, rooms: d.Rooms, checks: d.Checks,
+		draining: cmp.Or(d.Draining, new(atomic.Bool)), server: d.Server, publisher: d.Publisher, botLimiter: d.BotLimiter, markers: d.Markers}
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Use(securityHeaders)
@@ -139,6 +155,7 @@ func NewRouter(d Deps) http.Handler {
 		r.Get("/openapi.json", serveOpenAPI)
 		r.Post("/auth/signup", a.handle(a.signup))
 		r.Post("/auth/login", a.handle(a.login))
+		r.Route("/server", a.serverRoutes)
 		r.Group(func(r chi.Router) {
 			r.Use(a.authenticate)
 			r.Post("/auth/logout", a.handle(a.logout))

@@ -11,7 +11,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/rookery-chat/rookery/apps/server/internal/auth"
 	"github.com/rookery-chat/rookery/apps/server/internal/ratelimit"
 	"github.com/rookery-chat/rookery/apps/server/internal/socket"
 	"github.com/rookery-chat/rookery/packages/protocol"
@@ -132,12 +131,16 @@ func (h *Hub) hello(ctx context.Context, c *socket.Conn) (protocol.User, []byte,
 	if !text || err != nil || f.Type != protocol.TypeHello {
 		return protocol.User{}, nil, protocol.CloseUnauthorized
 	}
-	hash := auth.HashToken(f.Token)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	user, err := h.store.UserByToken(ctx, hash)
+	user, hash, err := h.opts.Auth.Authenticate(ctx, f.Token)
 	if err != nil {
-		if protocol.ErrorCode(err) == protocol.CodeUnauthorized {
+		switch protocol.ErrorCode(err) {
+		case protocol.CodeConflict: // a JWT's username is someone else's
+			h.log.Warn("hello: token refused", "err", err)
+			return protocol.User{}, nil, protocol.CloseUnauthorized
+		case protocol.CodeUnauthorized:
+			h.log.Debug("hello: token refused", "err", err)
 			return protocol.User{}, nil, protocol.CloseUnauthorized
 		}
 		h.log.Error("hello: token lookup failed", "err", err)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rookery-chat/rookery/apps/server/internal/auth"
 	"github.com/rookery-chat/rookery/apps/server/internal/fanout"
 	"github.com/rookery-chat/rookery/apps/server/internal/history"
 	"github.com/rookery-chat/rookery/apps/server/internal/ratelimit"
@@ -44,11 +45,28 @@ type Options struct {
 	TrustForwardedFor bool
 	// RequestTimeout bounds one client request.
 	RequestTimeout time.Duration
+	// Auth finds the user of a hello's token; nil accepts Rookery's own
+	// session tokens only.
+	Auth Authenticator
 
 	Socket  socket.Options
 	Send    send.Options
 	Fanout  fanout.Options
 	History history.Options
+}
+
+// Authenticator finds the user of a bearer token (auth.Authenticator).
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (protocol.User, []byte, error)
+}
+
+// sessionTokens authenticates Rookery's own session tokens only.
+type sessionTokens struct{ st Store }
+
+func (s sessionTokens) Authenticate(ctx context.Context, token string) (protocol.User, []byte, error) {
+	hash := auth.HashToken(token)
+	u, err := s.st.UserByToken(ctx, hash)
+	return u, hash, err
 }
 
 // Store is what real-time needs from PostgreSQL.
@@ -99,6 +117,9 @@ type Hub struct {
 
 // NewHub starts the hub: its broker subscription, writers and workers.
 func NewHub(log *slog.Logger, opts Options, st Store, b bus.Broker, p send.Producer) *Hub {
+	if opts.Auth == nil {
+		opts.Auth = sessionTokens{st}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{log: log, opts: opts, store: st, broker: b, ctx: ctx, cancel: cancel,
 		conns:   newRegistry(),

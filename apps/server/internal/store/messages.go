@@ -102,10 +102,10 @@ func (s *Store) LogBefore(ctx context.Context, roomID string, before int64, limi
 // logFrame is the frame of a stored log row (not a fence): an event as it
 // was sent, or a message in its current state.
 func logFrame(roomID string, r db.ListLogBeforeRow) []byte {
-	sender := protocol.User{ID: r.SenderID.String(), Username: r.SenderUsername}
+	sender := protocol.User{ID: r.SenderID.String(), Username: r.SenderUsername, Bot: r.SenderBot}
 	if r.Kind == protocol.KindMessage {
 		st := stateOf(roomID, db.ListMessagesBeforeRow{ID: r.ID, Seq: r.Seq, SenderID: r.SenderID,
-			SenderUsername: r.SenderUsername, Body: r.Body, Ref: r.Ref, CreatedAt: r.CreatedAt, ReplyTo: r.ReplyTo,
+			SenderUsername: r.SenderUsername, SenderBot: r.SenderBot, Body: r.Body, Ref: r.Ref, CreatedAt: r.CreatedAt, ReplyTo: r.ReplyTo,
 			Mentions: r.Mentions, EditedAt: r.EditedAt, Deleted: r.Deleted})
 		return protocol.EncodeMessage(st.Message)
 	}
@@ -246,7 +246,7 @@ func (s *Store) SetLastRead(ctx context.Context, roomID, userID string, seq int6
 // stateOf is the one mapping of a stored message row to its state.
 func stateOf(roomID string, r db.ListMessagesBeforeRow) history.Stored {
 	m := protocol.Message{ID: r.ID.String(), Room: roomID, Seq: r.Seq,
-		Sender: protocol.User{ID: r.SenderID.String(), Username: r.SenderUsername},
+		Sender: protocol.User{ID: r.SenderID.String(), Username: r.SenderUsername, Bot: r.SenderBot},
 		Body:   r.Body, TS: protocol.FormatTime(r.CreatedAt), Ref: r.Ref, Deleted: r.Deleted}
 	if r.ReplyTo.Valid {
 		id := uuid.UUID(r.ReplyTo.Bytes).String()

@@ -100,7 +100,7 @@ func (s *Store) complete(ctx context.Context, q *db.Queries, rooms []protocol.Ro
 		}
 		byID := make(map[uuid.UUID]protocol.User, len(users))
 		for _, u := range users {
-			byID[u.ID] = protocol.User{ID: u.ID.String(), Username: u.Username}
+			byID[u.ID] = protocol.User{ID: u.ID.String(), Username: u.Username, Bot: u.Bot}
 		}
 		for i, r := range rooms {
 			if u, ok := byID[owners[i].Bytes]; ok && owners[i].Valid && r.Visibility != protocol.Direct {
@@ -117,7 +117,7 @@ func (s *Store) complete(ctx context.Context, q *db.Queries, rooms []protocol.Ro
 	}
 	for _, m := range rows {
 		for _, i := range idx[m.RoomID] {
-			rooms[i].Members = append(rooms[i].Members, protocol.User{ID: m.ID.String(), Username: m.Username})
+			rooms[i].Members = append(rooms[i].Members, protocol.User{ID: m.ID.String(), Username: m.Username, Bot: m.Bot})
 		}
 	}
 	return nil
@@ -301,7 +301,7 @@ func (s *Store) RoomMembers(ctx context.Context, roomID string, max int32) ([]pr
 	}
 	out := make([]protocol.User, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, protocol.User{ID: r.ID.String(), Username: r.Username})
+		out = append(out, protocol.User{ID: r.ID.String(), Username: r.Username, Bot: r.Bot})
 	}
 	return out, nil
 }
@@ -336,7 +336,7 @@ func (s *Store) UserByID(ctx context.Context, userID string) (protocol.User, err
 	if err != nil {
 		return protocol.User{}, translate("user by id", err)
 	}
-	return protocol.User{ID: u.ID.String(), Username: u.Username}, nil
+	return protocol.User{ID: u.ID.String(), Username: u.Username, Bot: u.Bot}, nil
 }
 
 // RemoveMember lets a room's owner remove another member. The owner cannot

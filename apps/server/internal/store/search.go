@@ -30,7 +30,7 @@ func (s *Store) Search(ctx context.Context, user protocol.User, roomID, query st
 	out := make([]history.Stored, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, stateOf(r.RoomID.String(), db.ListMessagesBeforeRow{ID: r.ID, Seq: r.Seq,
-			SenderID: r.SenderID, SenderUsername: r.SenderUsername, Body: r.Body, Ref: r.Ref, CreatedAt: r.CreatedAt,
+			SenderID: r.SenderID, SenderUsername: r.SenderUsername, SenderBot: r.SenderBot, Body: r.Body, Ref: r.Ref, CreatedAt: r.CreatedAt,
 			ReplyTo: r.ReplyTo, Mentions: r.Mentions, EditedAt: r.EditedAt, EditSeq: r.EditSeq, Deleted: r.Deleted}))
 	}
 	return out, nil
@@ -49,7 +49,7 @@ func (s *Store) MembersNamed(ctx context.Context, roomID string, usernames []str
 	}
 	out := make([]protocol.User, len(rows))
 	for i, r := range rows {
-		out[i] = protocol.User{ID: r.ID.String(), Username: r.Username}
+		out[i] = protocol.User{ID: r.ID.String(), Username: r.Username, Bot: r.Bot}
 	}
 	return out, nil
 }

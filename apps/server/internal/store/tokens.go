@@ -28,7 +28,7 @@ func (s *Store) UserByToken(ctx context.Context, hash []byte) (protocol.User, er
 	if err != nil {
 		return protocol.User{}, translate("token user", err)
 	}
-	return protocol.User{ID: u.ID.String(), Username: u.Username}, nil
+	return protocol.User{ID: u.ID.String(), Username: u.Username, Bot: u.Bot}, nil
 }
 
 // DeleteToken revokes a token.

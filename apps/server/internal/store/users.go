@@ -19,7 +19,7 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 	if err != nil {
 		return protocol.User{}, translate("create user", err)
 	}
-	return protocol.User{ID: u.ID.String(), Username: u.Username}, nil
+	return protocol.User{ID: u.ID.String(), Username: u.Username, Bot: u.Bot}, nil
 }
 
 // Credentials returns the user and password hash for a login; an unknown
@@ -32,7 +32,7 @@ func (s *Store) Credentials(ctx context.Context, username string) (protocol.User
 	if err != nil {
 		return protocol.User{}, "", translate("get user", err)
 	}
-	return protocol.User{ID: u.ID.String(), Username: u.Username}, u.PasswordHash, nil
+	return protocol.User{ID: u.ID.String(), Username: u.Username, Bot: u.Bot}, u.PasswordHash, nil
 }
 
 // UserByName finds a user by (normalised) username.
@@ -44,7 +44,7 @@ func (s *Store) UserByName(ctx context.Context, username string) (protocol.User,
 	if err != nil {
 		return protocol.User{}, uuid.Nil, translate("get user", err)
 	}
-	return protocol.User{ID: u.ID.String(), Username: u.Username}, u.ID, nil
+	return protocol.User{ID: u.ID.String(), Username: u.Username, Bot: u.Bot}, u.ID, nil
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -57,7 +57,13 @@ func (s *Store) SearchUsers(ctx context.Context, prefix string, max int32) ([]pr
 	}
 	out := make([]protocol.User, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, protocol.User{ID: r.ID.String(), Username: r.Username})
+		out = append(out, protocol.User{ID: r.ID.String(), Username: r.Username, Bot: r.Bot})
 	}
 	return out, nil
+}
+
+// UserNamed finds a user by (normalised) username.
+func (s *Store) UserNamed(ctx context.Context, username string) (protocol.User, error) {
+	u, _, err := s.UserByName(ctx, username)
+	return u, err
 }

@@ -21,11 +21,29 @@ function loadSession() {
   try { return JSON.parse(localStorage.getItem(SESSION)); } catch { return null; }
 }
 
+// tokenFromFragment takes a token an embedding product hands over in the
+// page's fragment (#token=<JWT>), which browsers never send to a server,
+// and removes it from the address bar and history.
+function tokenFromFragment() {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (token) history.replaceState(null, '', location.pathname + location.search);
+  return token;
+}
+
 async function main() {
   applyTheme();
   const servers = await loadServers();
   let session = loadSession();
-  if (session) {
+  const handed = tokenFromFragment();
+  if (handed) {
+    try {
+      const res = await tryServers(servers, (api) => { api.token = handed; return api.me(); });
+      session = { token: handed, user: res.user };
+      localStorage.setItem(SESSION, JSON.stringify(session));
+    } catch (e) {
+      session = null; // refused: sign in by hand
+    }
+  } else if (session) {
     try {
       await tryServers(servers, (api) => { api.token = session.token; return api.me(); });
     } catch (e) {

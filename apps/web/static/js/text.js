@@ -39,7 +39,7 @@ export function el(tag, attrs = {}, ...children) {
     else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? '' : v);
   }
-  e.append(...children);
+  e.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
   return e;
 }
 

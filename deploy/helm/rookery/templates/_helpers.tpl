@@ -7,7 +7,7 @@
 {{- end -}}
 {{- end -}}
 
-{{/* Labels of every object; selector labels of one app (server, persister, web). */}}
+{{/* Labels of every object; selector labels of one app (server, persister, webhooks, web). */}}
 {{- define "rookery.labels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
@@ -46,7 +46,7 @@ app.kubernetes.io/component: {{ .app }}
     secretKeyRef:
       name: {{ include "rookery.secret" $.root }}
       key: {{ . }}
-      optional: {{ eq . "KAFKA_SASL_PASSWORD" }}
+      optional: {{ has . (list "KAFKA_SASL_PASSWORD" "JWT_HS256_SECRET") }}
 {{- end }}
 - name: KAFKA_BROKERS
   value: {{ required "external.kafkaBrokers is required" .root.Values.external.kafkaBrokers | quote }}

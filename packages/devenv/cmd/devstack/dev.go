@@ -33,6 +33,7 @@ const (
 	server1     = 8081
 	server2     = 8082
 	persistPort = 8090
+	hooksPort   = 8095
 	admin1      = 9181 // the servers' admin listeners: metrics, probes, pprof
 	admin2      = 9182
 )
@@ -190,7 +191,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 
 	binDir, _ := filepath.Abs(filepath.Join(dataDir, "bin"))
 	log.Info("building apps", "dir", binDir)
-	build := exec.CommandContext(ctx, "go", "build", "-o", binDir+"/", "./apps/server", "./apps/persister", "./apps/web")
+	build := exec.CommandContext(ctx, "go", "build", "-o", binDir+"/", "./apps/server", "./apps/persister", "./apps/web", "./apps/webhooks")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build apps: %w", err)
@@ -211,6 +212,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	common = append(common, "PPROF=true", "DRAIN_GRACE=0s")
 	apps := []app{
 		{name: "persister", bin: "persister", port: persistPort, env: []string{"DATABASE_URL=" + dbURL, "KAFKA_BROKERS=" + brokers}},
+		{name: "webhooks", bin: "webhooks", port: hooksPort, env: []string{"DATABASE_URL=" + dbURL, "KAFKA_BROKERS=" + brokers}},
 		{name: "server-1", bin: "server", port: server1, env: append([]string{"SERVER_ID=server-1", origins, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin1)}, common...)},
 		{name: "server-2", bin: "server", port: server2, env: append([]string{"SERVER_ID=server-2", origins, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin2)}, common...)},
 		{name: "web", bin: "web", port: webPort, env: []string{"SERVER_URLS=" + strings.Join(serverURLs, ",")}},
@@ -241,6 +243,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 		{"DATABASE_URL", dbURL}, {"REDIS_URL", redisURL}, {"REDIS_MODE", cmp.Or(redisMode, "single")}, {"KAFKA_BROKERS", brokers},
 		{"SERVER_URLS", strings.Join(serverURLs, ",")}, {"WEB_URL", webURL},
 		{"PERSISTER_URL", fmt.Sprintf("http://localhost:%d", persistPort)},
+		{"WEBHOOKS_URL", fmt.Sprintf("http://localhost:%d", hooksPort)},
 		{"SERVER_ADMIN_URLS", fmt.Sprintf("http://localhost:%d,http://localhost:%d", admin1, admin2)},
 	}
 	mu.Unlock()
@@ -249,7 +252,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 
 	fmt.Printf("\nRookery is running (written to %s; a process that exits is restarted):\n", devEnvPath)
 	kv, _ := readEnvFile(devEnvPath)
-	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "SERVER_URLS", "SERVER_ADMIN_URLS", "WEB_URL", "PERSISTER_URL"} {
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "SERVER_URLS", "SERVER_ADMIN_URLS", "WEB_URL", "PERSISTER_URL", "WEBHOOKS_URL"} {
 		fmt.Printf("  %-17s %s\n", k, kv[k])
 	}
 	fmt.Printf("\nOpen %s in two browser windows. Ctrl-C stops everything.\n\n", webURL)

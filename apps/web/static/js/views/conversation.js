@@ -90,9 +90,10 @@ export function renderMessages(chat, kind, detail = {}) {
       group = null;
     }
     if (!group || sender.id !== lastSender || t - lastTime > GROUP_GAP) {
-      group = el('article', { class: 'group', 'aria-label': `Messages from ${sender.username}` },
+      group = el('article', { class: 'group', 'aria-label': `Messages from ${sender.username}${sender.bot ? ' (bot)' : ''}` },
         el('header', { class: 'group-head' },
           el('span', { class: 'who', text: sender.username }),
+          sender.bot ? el('span', { class: 'bot-badge', title: 'a bot of the server API', text: 'BOT' }) : null,
           el('time', { class: 'muted small', datetime: ts || '', text: ts ? timeOf(ts) : '' })));
       nodes.push(group);
     }

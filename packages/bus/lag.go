@@ -1,4 +1,4 @@
-package persist
+package bus
 
 import (
 	"context"
@@ -10,22 +10,25 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// LagWatcher measures the consumer group's lag from the broker itself, the
+// LagWatcher measures a consumer group's lag from the broker itself, the
 // committed offsets against the end of each partition, so that the figure
-// stays true while this persister is not consuming (restarting, waiting to
-// join the group, or cut off from Kafka): the reader's own figure stops
-// moving then.
+// stays true while the consumer is not consuming (restarting, waiting to
+// join the group, or cut off from Kafka): a reader's own figure stops
+// moving then. The persister and the webhook dispatcher each watch their
+// group.
 type LagWatcher struct {
 	client *kafka.Client
 	group  string
 	topic  string
 	log    *slog.Logger
 	lag    atomic.Int64 // -1: unknown
+	report func(int64)
 }
 
-// NewLagWatcher returns a watcher of group's lag on topic.
-func NewLagWatcher(log *slog.Logger, client *kafka.Client, group, topic string) *LagWatcher {
-	w := &LagWatcher{client: client,
+// NewLagWatcher returns a watcher of group's lag on topic; report (a
+// gauge's setter, say) gets each measurement.
+func NewLagWatcher(log *slog.Logger, client *kafka.Client, group, topic string, report func(int64)) *LagWatcher {
+	w := &LagWatcher{client: client, report: report,
 		group: group, topic: topic, log: log}
 	w.lag.Store(-1)
 	return w
@@ -45,7 +48,7 @@ func (w *LagWatcher) Run(ctx context.Context, period time.Duration) {
 			w.log.Debug("consumer lag not measured", "err", err)
 		} else {
 			w.lag.Store(n)
-			consumerLag.Set(float64(n))
+			w.report(n)
 		}
 		select {
 		case <-ctx.Done():
