@@ -57,7 +57,7 @@ func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen fanout|rooms|idle|density|persist|search|resume|bench|chaos|scale [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen fanout|rooms|idle|density|persist|search|resume|webhooks|bench|chaos|scale [flags]")
 		os.Exit(2)
 	}
 	// The chaos suite kills Redis nodes on purpose: go-redis's log of the
@@ -104,6 +104,7 @@ func run(ctx context.Context, scenario string, args []string) error {
 	dbURL := fs.String("db", os.Getenv("DATABASE_URL"), "PostgreSQL URL (persist)")
 	brokers := fs.String("brokers", os.Getenv("KAFKA_BROKERS"), "Kafka brokers (persist)")
 	bin := fs.String("persister", ".data/bin/persister", "persister binary (persist)")
+	serverBin := fs.String("server", ".data/bin/server", "server binary, for its apikey command (webhooks)")
 	n := fs.Int("n", 200000, "messages (persist)")
 	baseline := fs.Int("baseline", 20000, "rows for the one-INSERT-per-row baseline (persist)")
 	queries := fs.Int("queries", 100, "queries of each kind (search)")
@@ -150,6 +151,8 @@ func run(ctx context.Context, scenario string, args []string) error {
 		res, err = runSearch(ctx, srv[0], *dbURL, *n, *queries)
 	case "resume":
 		res, err = runResume(ctx, srv, *c, *n)
+	case "webhooks":
+		res, err = runWebhooks(ctx, srv[0], *dbURL, *serverBin, *n, *rate)
 	default:
 		return fmt.Errorf("unknown scenario %q", scenario)
 	}
@@ -182,6 +185,9 @@ func printTable(res any) {
 			r.HotRoom.DeliveryRatio, r.HotRoom.Latency.P50, r.HotRoom.Latency.P99)
 	case IdleResult:
 		fmt.Printf("idle    C=%d | KB per connection per server: %v\n", r.Connections, r.KBPerConn)
+	case WebhooksResult:
+		fmt.Printf("webhooks %d published at %.0f/s, %d delivered (in seq order: %v, repeats %d, bad signatures %d) | publish -> webhook p50 %.1f p95 %.1f p99 %.1f max %.1f ms | publish p50 %.1f p99 %.1f ms\n",
+			r.Published, r.Rate, r.Delivered, r.InOrder, r.Repeats, r.BadSigs, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.PublishLat.P50, r.PublishLat.P99)
 	case ResumeResult:
 		fmt.Printf("resume  %d subscribers resume %d missed messages at once | subscribe -> subscribed p50 %.1f p95 %.1f p99 %.1f max %.1f ms | complete %d, recovered %d, errors %d\n",
 			r.Resumers, r.Missed, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.Complete, r.Recovered, r.Errors)
