@@ -49,8 +49,10 @@ func (f *fakeSource) offset() int64 {
 }
 
 type fakeStore struct {
-	mu    sync.Mutex
-	hooks []Hook
+	mu     sync.Mutex
+	hooks  []Hook
+	saves  int
+	cursor int64
 }
 
 func (s *fakeStore) Webhooks(context.Context) ([]Hook, error) {
@@ -59,7 +61,13 @@ func (s *fakeStore) Webhooks(context.Context) ([]Hook, error) {
 	return append([]Hook(nil), s.hooks...), nil
 }
 
-func (s *fakeStore) SetCursor(context.Context, string, int64) error { return nil }
+func (s *fakeStore) SetCursor(_ context.Context, _ string, seq int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.saves++
+	s.cursor = max(s.cursor, seq)
+	return nil
+}
 
 // TestDeletingADeadWebhookReleasesTheBacklog: a receiver that never takes
 // anything holds its room's records uncommitted (and, past MaxPending,
@@ -109,5 +117,59 @@ func TestDeletingADeadWebhookReleasesTheBacklog(t *testing.T) {
 			t.Fatalf("after deletion the offset is %d, want 20", src.offset())
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestCursorSavedInBatches: a burst of deliveries costs a few cursor
+// writes, not one each, and the last delivered seq is saved.
+func TestCursorSavedInBatches(t *testing.T) {
+	var mu sync.Mutex
+	var got []int64
+	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var d Delivery
+		_ = json.NewDecoder(r.Body).Decode(&d)
+		mu.Lock()
+		got = append(got, d.Seq)
+		mu.Unlock()
+	}))
+	defer live.Close()
+	const room = "0190a5e2-0000-7000-8000-000000000002"
+	st := &fakeStore{hooks: []Hook{{ID: "h1", Room: room, URL: live.URL, Secret: "s", Cursor: 100, Created: time.Unix(0, 0)}}}
+	src := &fakeSource{msgs: make(chan kafka.Message, 300)}
+	for i := int64(1); i <= 200; i++ {
+		v, _ := json.Marshal(protocol.Event{Kind: protocol.KindMessage, ID: "e", Room: room, Seq: 100 + i, TS: protocol.FormatTime(time.Now())})
+		src.msgs <- kafka.Message{Offset: i, Value: v}
+	}
+	d := New(slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Queue: 100, MaxPending: 1000, GapWait: time.Second,
+		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, Timeout: time.Second, Refresh: time.Minute}, st, src)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st.mu.Lock()
+		c, n := st.cursor, st.saves
+		st.mu.Unlock()
+		if c == 300 {
+			if n > 50 {
+				t.Errorf("%d cursor writes for 200 deliveries", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cursor %d after 10 s, want 300", c)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, s := range got {
+		if s != int64(101+i) {
+			t.Fatalf("delivery %d has seq %d", i, s)
+		}
 	}
 }

@@ -94,12 +94,32 @@ func (w *hookWorker) abandon(items []item) {
 	}
 }
 
+// cursorEvery is how often, at most, a webhook's cursor is saved: one
+// PostgreSQL write per webhook per cursorEvery, not one per event. After a
+// crash the events delivered since the last save come again.
+const cursorEvery = 100 * time.Millisecond
+
 func (w *hookWorker) run(ctx context.Context) {
 	defer close(w.done)
 	o := &order{cursor: w.hook.Cursor, gapWait: w.d.opts.GapWait}
 	var timer *time.Timer
 	var timeout <-chan time.Time
-	defer func() { w.abandon(o.held) }()
+	saved, delivered := w.hook.Cursor, w.hook.Cursor
+	// The save timer runs only while a delivery is unsaved: an idle
+	// webhook costs no wake-ups.
+	var saveTimer *time.Timer
+	var saveDue <-chan time.Time
+	defer func() {
+		if saveTimer != nil {
+			saveTimer.Stop()
+		}
+		w.abandon(o.held)
+		if delivered > saved { // a clean stop keeps what was delivered
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			w.saveCursor(sctx, delivered)
+			cancel()
+		}
+	}()
 	for {
 		var ready, drop []item
 		select {
@@ -109,6 +129,11 @@ func (w *hookWorker) run(ctx context.Context) {
 			ready, drop = o.offer(it, time.Now())
 		case <-timeout:
 			ready, drop = o.release(time.Now())
+		case <-saveDue:
+			saveTimer, saveDue = nil, nil
+			if w.saveCursor(ctx, delivered) {
+				saved = delivered
+			}
 		}
 		for _, it := range drop {
 			w.d.offsets.done(it.rec)
@@ -118,7 +143,12 @@ func (w *hookWorker) run(ctx context.Context) {
 				w.abandon(ready[i:])
 				return
 			}
+			delivered = max(delivered, it.seq)
 			w.d.offsets.done(it.rec)
+		}
+		if delivered > saved && saveTimer == nil {
+			saveTimer = time.NewTimer(cursorEvery)
+			saveDue = saveTimer.C
 		}
 		if timer != nil {
 			timer.Stop()
@@ -151,18 +181,16 @@ func (w *hookWorker) deliver(ctx context.Context, it item) bool {
 		}
 		wait = min(2*wait, w.d.opts.RetryMax)
 	}
-	// The cursor is saved after every delivery, so a restart repeats at
-	// most the event delivered last. A failure to save costs a
-	// duplicate after a restart, not a loss: it is logged and passed.
-	for attempt := 0; attempt < 3; attempt++ {
-		err := w.d.store.SetCursor(ctx, w.hook.ID, it.seq)
-		if err == nil {
-			break
-		}
-		w.log.Warn("webhook cursor not saved", "seq", it.seq, "err", err)
-		if ctx.Err() != nil {
-			break
-		}
+	return true
+}
+
+// saveCursor records that the webhook has every event up to seq. A
+// failure costs repeats after a restart, not a loss: it is logged, and
+// the next tick tries again.
+func (w *hookWorker) saveCursor(ctx context.Context, seq int64) bool {
+	if err := w.d.store.SetCursor(ctx, w.hook.ID, seq); err != nil {
+		w.log.Warn("webhook cursor not saved", "seq", seq, "err", err)
+		return false
 	}
 	return true
 }
