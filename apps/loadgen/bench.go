@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -63,24 +66,38 @@ func runBench(ctx context.Context, envPath string, runs int) error {
 	f200d := add("fanout C=1000 R=200: deliveries/s", "200000", "%.0f")
 	f200c := add("fanout R=200: server CPU µs/delivery", "", "%.2f")
 	f200s := add("fanout R=200: whole stack CPU µs/delivery", "≤ 3", "%.2f")
-	idle := add("idle C=5000 (first, fresh servers): KB/conn, worse server", "≤ 12", "%.1f")
+	f500r, f500p := add("fanout C=1000 R=500 from 50 senders: delivery ratio", "1.000", "%.4f"), add("fanout R=500 from 50 senders: p99 ms", "≤ 100", "%.1f")
+	type densityRows struct{ kb, rate, hot *row }
+	density := map[int]densityRows{}
+	for _, n := range densitySizes {
+		density[n] = densityRows{add(fmt.Sprintf("density %d on one server (fresh): KB/conn", n), "≤ 8", "%.2f"),
+			add(fmt.Sprintf("density %d: connects/s", n), "≥ 5000", "%.0f"),
+			add(fmt.Sprintf("density %d: room of 100, p99 ms", n), "≤ 20", "%.1f")}
+	}
 	ack := add("rooms 1000 msg/s over 100 rooms: ack p99 ms", "≤ 15", "%.1f")
 	c50, c99 := add("conversations C=1000 K=50 1 msg/s each: p50 ms", "≤ 1.5", "%.1f"), add("conversations: send → delivery p99 ms", "≤ 5", "%.1f")
 	cs := add("conversations: whole stack CPU µs/delivery", "≤ 28", "%.1f")
-	pr := add("persister rows/s", "≥ 100000", "%.0f")
+	pr := add("persister rows/s (search index on)", "≥ 150000", "%.0f")
 	px := add("persister ÷ per-row baseline", "≥ 20", "%.1fx")
-	// Idle memory is measured once, first, on fresh servers: after a load
-	// run the Go runtime keeps freed memory, and an RSS delta means nothing.
-	ir, err := runIdle(ctx, servers, 5000, pids)
-	if err != nil {
-		return err
+	rs := add("resume 100 × 1,000 missed at once: p99 ms", "≤ 50", "%.1f")
+	// Density is measured once per size, first, each on a freshly
+	// restarted server 1: after a load run the Go runtime keeps freed
+	// memory, and an RSS delta means nothing.
+	for _, n := range densitySizes {
+		if env, err = restartServer(ctx, envPath, "SERVER_1_PID", servers[0]); err != nil {
+			return err
+		}
+		pid := pidList(env["SERVER_1_PID"])[0]
+		dr, err := runDensity(ctx, servers[0], servers[1], n, 1000, 9000, pid)
+		if err != nil {
+			return fmt.Errorf("density %d: %w", n, err)
+		}
+		emit(dr)
+		d := density[n]
+		d.kb.vals, d.rate.vals, d.hot.vals = append(d.kb.vals, dr.KBPerConn), append(d.rate.vals, dr.ConnectRate), append(d.hot.vals, dr.HotRoom.Latency.P99)
 	}
-	emit(ir)
-	worst := 0.0
-	for _, k := range ir.KBPerConn {
-		worst = max(worst, k)
-	}
-	idle.vals = append(idle.vals, worst)
+	pids = pidList(env["SERVER_1_PID"] + "," + env["SERVER_2_PID"])
+	stack = rolesFromEnv(env)
 	for i := 0; i < runs; i++ {
 		for _, rate := range []float64{50, 200} {
 			res, err := runFanout(ctx, fanoutOpts{servers: servers, subs: 1000, pubs: 20, rate: rate, dur: 20 * time.Second, pids: pids, stack: stack})
@@ -96,6 +113,12 @@ func runBench(ctx context.Context, envPath string, runs int) error {
 				f200s.vals = append(f200s.vals, res.PerDelivery)
 			}
 		}
+		f5, err := runFanout(ctx, fanoutOpts{servers: servers, subs: 1000, pubs: 50, rate: 500, dur: 20 * time.Second, pids: pids, stack: stack})
+		if err != nil {
+			return err
+		}
+		emit(f5)
+		f500r.vals, f500p.vals = append(f500r.vals, f5.DeliveryRatio), append(f500p.vals, f5.Latency.P99)
 		rr, err := runRooms(ctx, servers, 100, 100, 1000, 20*time.Second, pids, stack)
 		if err != nil {
 			return err
@@ -114,6 +137,12 @@ func runBench(ctx context.Context, envPath string, runs int) error {
 		}
 		emit(p)
 		pr.vals, px.vals = append(pr.vals, p.PersisterRate), append(px.vals, p.Speedup)
+		rz, err := runResume(ctx, servers, 100, 1000)
+		if err != nil {
+			return err
+		}
+		emit(rz)
+		rs.vals = append(rs.vals, rz.Latency.P99)
 	}
 	host, _ := os.Hostname()
 	fmt.Printf("\nmedian of %d run(s), %s, host %s, %s\n", runs, time.Now().UTC().Format("2006-01-02"), host, cpuModel())
@@ -133,4 +162,45 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// densitySizes are the connection counts of the density rows: up to what
+// one server process may hold here (20,000 open files, a hard limit).
+var densitySizes = []int{5000, 10000, 19000}
+
+// restartServer kills the local cluster's server whose PID is under key
+// (devstack starts it again) and waits for the new one to be ready at
+// url; it returns the rewritten env file.
+func restartServer(ctx context.Context, envPath, key, url string) (map[string]string, error) {
+	env, err := readDevEnv(envPath)
+	if err != nil {
+		return nil, err
+	}
+	old := env[key]
+	pid, err := strconv.Atoi(old)
+	if err != nil {
+		return nil, fmt.Errorf("%s: no %s", envPath, key)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return nil, fmt.Errorf("kill %s %d: %w", key, pid, err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond): // polling the env file and /readyz, bounded by the deadline
+		}
+		env, err = readDevEnv(envPath)
+		if err != nil || env[key] == old || env[key] == "" {
+			continue
+		}
+		if resp, err := http.Get(url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return env, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%s did not come back within 60 s", key)
 }
