@@ -99,4 +99,12 @@ func TestWebClientEmbedding(t *testing.T) {
 		u.until("no badge on people", fmt.Sprintf(`!%s.closest('.group').querySelector('.bot-badge')`, msgJS("welcome, carol")))
 	}
 	carol.shot("embedding")
+
+	// An expired token: the sign-in form says where to go, since the
+	// product's users have no Rookery password.
+	expired := hs256(map[string]any{"iss": "https://idp.test", "sub": "crm-user-77", "preferred_username": "carol",
+		"exp": time.Now().Add(-time.Minute).Unix()})
+	carol.run("open with an expired token", chromedp.Navigate(c.web.URL+"/?server=1#token="+expired), chromedp.WaitVisible("#auth-view", chromedp.ByID))
+	carol.until("told where to sign in", `document.querySelector('#auth-error').textContent.includes('open the chat from it again')`)
+	carol.shot("embedding-expired")
 }

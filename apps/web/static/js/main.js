@@ -11,6 +11,7 @@ import { addMemberDialog, browseDialog, dmDialog, newRoomDialog, searchDialog } 
 
 const $ = (id) => document.getElementById(id);
 const SESSION = 'rookery.session';
+const ENDED = 'rookery.product-sign-in-ended';
 
 function applyTheme() {
   const t = localStorage.getItem('rookery.theme');
@@ -30,10 +31,18 @@ function tokenFromFragment() {
   return token;
 }
 
+// A JWT (three dot-separated parts) comes from an embedding product;
+// Rookery's own tokens have no dot.
+const isJWT = (token) => typeof token === 'string' && token.split('.').length === 3;
+
 async function main() {
   applyTheme();
   const servers = await loadServers();
   let session = loadSession();
+  // A product's sign-in that ended (expired, or refused) cannot be renewed
+  // here: its users have no password, so say where to go.
+  let productSignInEnded = sessionStorage.getItem(ENDED) === '1';
+  sessionStorage.removeItem(ENDED);
   const handed = tokenFromFragment();
   if (handed) {
     try {
@@ -42,16 +51,24 @@ async function main() {
       localStorage.setItem(SESSION, JSON.stringify(session));
     } catch (e) {
       session = null; // refused: sign in by hand
+      productSignInEnded = true;
     }
   } else if (session) {
     try {
       await tryServers(servers, (api) => { api.token = session.token; return api.me(); });
     } catch (e) {
-      if (e.status === 401) session = null; // expired or logged out elsewhere
+      if (e.status === 401) { // expired or logged out elsewhere
+        productSignInEnded = productSignInEnded || isJWT(session.token);
+        session = null;
+      }
     }
   }
   if (!session) {
-    session = await showAuth(servers);
+    const signedIn = showAuth(servers);
+    if (productSignInEnded) {
+      $('auth-error').textContent = 'Your sign-in from the product you came from has ended: open the chat from it again, or sign in with a Rookery account.';
+    }
+    session = await signedIn;
     localStorage.setItem(SESSION, JSON.stringify(session));
   }
   run(servers, session);
@@ -60,6 +77,7 @@ async function main() {
 function run(servers, session) {
   const logout = () => {
     chat.stop();
+    if (isJWT(session.token)) sessionStorage.setItem(ENDED, '1');
     localStorage.removeItem(SESSION);
     location.reload();
   };
