@@ -18,19 +18,29 @@ type roomsBody struct {
 	Rooms []protocol.Room `json:"rooms"`
 }
 
-func (a *API) createRoom(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Name       string `json:"name"`
-		Visibility string `json:"visibility"`
-	}
+// newRoom is the body of a room's creation; Owner is the server API's.
+type newRoom struct {
+	Name       string `json:"name"`
+	Visibility string `json:"visibility"`
+	Owner      string `json:"owner"`
+}
+
+// decodeNewRoom reads and checks a room's creation.
+func (a *API) decodeNewRoom(w http.ResponseWriter, r *http.Request) (newRoom, string, protocol.Visibility, error) {
+	var req newRoom
 	if err := a.decode(w, r, &req); err != nil {
-		return err
+		return req, "", "", err
 	}
 	name, err := protocol.ValidateRoomName(req.Name)
 	if err != nil {
-		return err
+		return req, "", "", err
 	}
 	vis, err := protocol.ValidateVisibility(req.Visibility)
+	return req, name, vis, err
+}
+
+func (a *API) createRoom(w http.ResponseWriter, r *http.Request) error {
+	_, name, vis, err := a.decodeNewRoom(w, r)
 	if err != nil {
 		return err
 	}

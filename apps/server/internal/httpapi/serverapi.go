@@ -119,19 +119,7 @@ func (a *API) serverUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) serverCreateRoom(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Name       string `json:"name"`
-		Visibility string `json:"visibility"`
-		Owner      string `json:"owner"`
-	}
-	if err := a.decode(w, r, &req); err != nil {
-		return err
-	}
-	name, err := protocol.ValidateRoomName(req.Name)
-	if err != nil {
-		return err
-	}
-	vis, err := protocol.ValidateVisibility(req.Visibility)
+	req, name, vis, err := a.decodeNewRoom(w, r)
 	if err != nil {
 		return err
 	}
