@@ -34,6 +34,7 @@ func (h *Hub) publishControl(ctx context.Context, c control) {
 // MembershipChanged tells every server that user joined or left room.
 func (h *Hub) MembershipChanged(ctx context.Context, room, user string) {
 	h.members.invalidate(room, user)
+	h.rosters.invalidate(room)
 	h.publishControl(ctx, control{Kind: "member", Room: room, User: user})
 }
 
@@ -56,6 +57,7 @@ func (h *Hub) onControl(payload []byte) {
 		h.deliverPresence(c)
 	case "member":
 		h.members.invalidate(c.Room, c.User)
+		h.rosters.invalidate(c.Room)
 		if conns := h.conns.user(c.User); len(conns) > 0 {
 			h.goWork(func() { h.membershipChanged(c.Room, conns) })
 		}

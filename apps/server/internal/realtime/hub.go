@@ -89,16 +89,21 @@ type Store interface {
 
 // Hub owns this server's connections and wires the real-time parts.
 type Hub struct {
-	log      *slog.Logger
-	opts     Options
-	store    Store
-	broker   bus.Broker
-	writers  *socket.Writers
-	rooms    *fanout.Rooms
-	sender   *send.Sender
-	history  *history.Reader
-	conns    *registry
-	members  *memberCache
+	log     *slog.Logger
+	opts    Options
+	store   Store
+	broker  bus.Broker
+	writers *socket.Writers
+	rooms   *fanout.Rooms
+	sender  *send.Sender
+	history *history.Reader
+	conns   *registry
+	members *memberCache
+	// rosters caches each room's member list for the presence snapshot of
+	// subscribed (a reconnect storm would otherwise query PostgreSQL once
+	// per subscribe); a membership change drops the room's entry on
+	// every server, like members'.
+	rosters  *ttlCache[string, []protocol.User]
 	peers    *ttlCache[memberKey, string] // (direct room, user) -> the other member
 	blocks   *ttlCache[memberKey, bool]   // (blocker, blocked) -> blocks
 	reads    *readCoalescer
@@ -125,6 +130,7 @@ func NewHub(log *slog.Logger, opts Options, st Store, b bus.Broker, p send.Produ
 		conns:   newRegistry(),
 		addrs:   &ratelimit.Concurrent{Max: opts.ConnsPerAddr},
 		members: newMemberCache(30*time.Second, 100_000),
+		rosters: newTTLCache[string, []protocol.User](30*time.Second, 10_000),
 		peers:   newTTLCache[memberKey, string](time.Hour, 100_000), // a room's members never change kind
 		blocks:  newTTLCache[memberKey, bool](30*time.Second, 100_000),
 		jobs:    make(chan job, opts.Workers),

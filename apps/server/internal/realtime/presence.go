@@ -175,7 +175,9 @@ func (h *Hub) deliverPresence(c control) {
 
 // onlineMembers is the presence snapshot of a room: its members online now.
 func (h *Hub) onlineMembers(ctx context.Context, room string) ([]protocol.User, error) {
-	members, err := h.store.RoomMembers(ctx, room, maxPresenceRooms)
+	members, err := h.rosters.get(ctx, room, func(ctx context.Context) ([]protocol.User, error) {
+		return h.store.RoomMembers(ctx, room, maxPresenceRooms)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -217,3 +217,36 @@ func startProcess(t *testing.T, c *servertest.Cluster, id string, vars ...string
 	waitHealthy(t, url)
 	return proc, url
 }
+
+// TestPresenceSnapshotSeesNewMembers: the member list behind subscribed's
+// online snapshot is cached per server; a member who joins through
+// another server is in the next snapshot at once, not after the cache's
+// 30 s.
+func TestPresenceSnapshotSeesNewMembers(t *testing.T) {
+	c := servertest.NewCluster(t)
+	s1, s2 := c.Start(t, "s1"), c.Start(t, "s2")
+	_, aTok := s1.Signup(t, "alice")
+	_, bTok := s2.Signup(t, "bob")
+	room := s1.CreateRoom(t, aTok, "lobby", protocol.Public)
+	alice := s1.Dial(t, aTok)
+	if _, sub := alice.Subscribe(room.ID, nil); len(sub.M["online"].([]any)) != 1 {
+		t.Fatalf("snapshot of alice alone: %s", sub.Raw)
+	}
+	if r := s2.Do(t, "POST", "/api/v1/rooms/"+room.ID+"/join", bTok, nil); r.Status != http.StatusOK {
+		t.Fatalf("join: %d %s", r.Status, r.Raw)
+	}
+	s2.Dial(t, bTok) // bob online
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a := s1.Dial(t, aTok)
+		_, sub := a.Subscribe(room.ID, nil)
+		if on, _ := sub.M["online"].([]any); len(on) == 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's snapshot after bob joined on s2 and came online: %s", sub.Raw)
+		}
+		_ = a.Conn.Close()
+		time.Sleep(50 * time.Millisecond) // polling: the join's control message and bob's presence claim travel Redis
+	}
+}
