@@ -12,21 +12,10 @@ import (
 // room, the bot's rate limit and the request's fields; the bot needs no
 // membership. A retried ref gets the original ack.
 func (h *Hub) Publish(ctx context.Context, user protocol.User, room, body, ref, replyTo string) (protocol.Ack, error) {
-	draft := protocol.Event{Kind: protocol.KindMessage, Room: room, Ref: ref, Body: body}
-	if replyTo != "" {
-		if _, err := h.history.Message(ctx, room, replyTo); err != nil {
-			if protocol.ErrorCode(err) == protocol.CodeNotFound {
-				return protocol.Ack{}, protocol.Errorf(protocol.CodeBadRequest, "reply_to must name a message of this room")
-			}
-			return protocol.Ack{}, err
-		}
-		draft.ReplyTo = replyTo
-	}
-	mentions, err := h.mentions(ctx, room, body)
+	draft, err := h.draftMessage(ctx, room, ref, body, replyTo)
 	if err != nil {
 		return protocol.Ack{}, err
 	}
-	draft.Mentions = mentions
 	acks := make(chan protocol.Ack, 1)
 	err = h.sender.Send(ctx, user, draft, func(a protocol.Ack) {
 		select {

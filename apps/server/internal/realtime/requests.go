@@ -49,22 +49,29 @@ func (h *Hub) send(ctx context.Context, c *client, f protocol.ClientFrame) error
 	if err := h.authorizeWrite(ctx, f.Room, c.user); err != nil {
 		return err
 	}
-	draft := protocol.Event{Kind: protocol.KindMessage, Room: f.Room, Ref: f.Ref, Body: f.Body}
-	if f.ReplyTo != "" {
-		if _, err := h.history.Message(ctx, f.Room, f.ReplyTo); err != nil {
-			if protocol.ErrorCode(err) == protocol.CodeNotFound {
-				return protocol.Errorf(protocol.CodeBadRequest, "reply_to must name a message of this room")
-			}
-			return err
-		}
-		draft.ReplyTo = f.ReplyTo
-	}
-	mentions, err := h.mentions(ctx, f.Room, f.Body)
+	draft, err := h.draftMessage(ctx, f.Room, f.Ref, f.Body, f.ReplyTo)
 	if err != nil {
 		return err
 	}
-	draft.Mentions = mentions
 	return h.submit(ctx, c, draft)
+}
+
+// draftMessage is a new message of room: the message it answers checked
+// (replyTo, if any, must be one of the room's) and its mentions resolved.
+func (h *Hub) draftMessage(ctx context.Context, room, ref, body, replyTo string) (protocol.Event, error) {
+	draft := protocol.Event{Kind: protocol.KindMessage, Room: room, Ref: ref, Body: body}
+	if replyTo != "" {
+		if _, err := h.history.Message(ctx, room, replyTo); err != nil {
+			if protocol.ErrorCode(err) == protocol.CodeNotFound {
+				return draft, protocol.Errorf(protocol.CodeBadRequest, "reply_to must name a message of this room")
+			}
+			return draft, err
+		}
+		draft.ReplyTo = replyTo
+	}
+	mentions, err := h.mentions(ctx, room, body)
+	draft.Mentions = mentions
+	return draft, err
 }
 
 // submit sends draft durably and queues its ack.

@@ -56,13 +56,11 @@ type Options struct {
 
 // Dispatcher delivers the log to the webhooks.
 type Dispatcher struct {
-	log    *slog.Logger
-	opts   Options
-	store  Store
-	src    Source
-	client interface {
-		Do(*http.Request) (*http.Response, error)
-	}
+	log     *slog.Logger
+	opts    Options
+	store   Store
+	src     Source
+	client  *http.Client
 	offsets *offsets
 
 	// refreshing serialises refreshes, so that an older read of the
