@@ -198,6 +198,12 @@ func (s *Store) AddMember(ctx context.Context, roomID string, actor protocol.Use
 	if protocol.Visibility(r.Visibility) != protocol.Private {
 		return protocol.Room{}, protocol.User{}, protocol.Errorf(protocol.CodeForbidden, "members can be added to private rooms only")
 	}
+	return s.addMember(ctx, r, username)
+}
+
+// addMember adds the named user to r (already checked) and returns the
+// room and the user.
+func (s *Store) addMember(ctx context.Context, r db.Room, username string) (protocol.Room, protocol.User, error) {
 	target, tid, err := s.UserByName(ctx, username)
 	if err != nil {
 		return protocol.Room{}, protocol.User{}, err

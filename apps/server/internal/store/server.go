@@ -19,15 +19,7 @@ func (s *Store) ServerAddMember(ctx context.Context, roomID, username string) (p
 	if protocol.Visibility(r.Visibility) == protocol.Direct {
 		return protocol.Room{}, protocol.User{}, protocol.Errorf(protocol.CodeForbidden, "a direct room has exactly its two members")
 	}
-	target, tid, err := s.UserByName(ctx, username)
-	if err != nil {
-		return protocol.Room{}, protocol.User{}, err
-	}
-	if err := s.q.AddMember(ctx, db.AddMemberParams{RoomID: r.ID, UserID: tid}); err != nil {
-		return protocol.Room{}, protocol.User{}, translate("add member", err)
-	}
-	room, err := s.view(ctx, s.q, r)
-	return room, target, err
+	return s.addMember(ctx, r, username)
 }
 
 // ServerRemoveMember removes a member of a public or private room; the
