@@ -88,7 +88,7 @@ func runBench(ctx context.Context, envPath string, runs int) error {
 			return err
 		}
 		pid := pidList(env["SERVER_1_PID"])[0]
-		dr, err := runDensity(ctx, servers[0], servers[1], n, 1000, 9000, pid)
+		dr, err := runDensity(ctx, servers[0], servers[1], n, 1000, 9000, pid, rolesFromEnv(env))
 		if err != nil {
 			return fmt.Errorf("density %d: %w", n, err)
 		}

@@ -31,6 +31,10 @@ type DensityResult struct {
 	RSSBeforeKB int64   `json:"rss_before_kb"`
 	RSSAfterKB  int64   `json:"rss_after_kb"`
 	KBPerConn   float64 `json:"kb_per_connection"`
+	// ConnectCPU is the CPU each connection cost until it was subscribed,
+	// in µs, by role: the cluster's processes (with -env) and the
+	// connecting processes ("loadgen"), all on the same cores.
+	ConnectCPU map[string]float64 `json:"connect_cpu_us_per_connection,omitempty"`
 	// HotRoom is a room of 100 subscribers getting 10 messages/s for 10 s
 	// while every connection is open.
 	HotRoom FanoutResult `json:"hot_room"`
@@ -55,7 +59,7 @@ const densityChild = "density-child"
 // Accounts and rooms are made through setup, another server of the
 // cluster: sign-ups' argon2 hashes would swell the measured server's heap
 // before its baseline and shrink it after.
-func runDensity(ctx context.Context, server, setup string, conns, rooms, perProc, pid int) (DensityResult, error) {
+func runDensity(ctx context.Context, server, setup string, conns, rooms, perProc, pid int, stack roles) (DensityResult, error) {
 	res := DensityResult{Scenario: "density", Connections: conns, Rooms: rooms}
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	owner, err := account(ctx, setup, "lg-downer-"+tag)
@@ -104,6 +108,7 @@ func runDensity(ctx context.Context, server, setup string, conns, rooms, perProc
 		j.Tokens, j.Rooms = append(j.Tokens, tokens[r/10]), append(j.Rooms, roomIDs[r])
 	}
 	res.Processes = len(jobs)
+	cpu := stack.cpuSeconds()
 	start := time.Now()
 	children, connected, err := startDensityChildren(ctx, jobs)
 	defer func() {
@@ -117,6 +122,15 @@ func runDensity(ctx context.Context, server, setup string, conns, rooms, perProc
 	res.ConnectSecs = connected.Sub(start).Seconds()
 	res.ConnectRate = float64(conns) / res.ConnectSecs
 	res.SubscribeSecs = time.Since(start).Seconds()
+	res.ConnectCPU = map[string]float64{}
+	for role, secs := range cpu() {
+		res.ConnectCPU[role] = secs * 1e6 / float64(conns)
+	}
+	for _, c := range children {
+		if p, err := readProc(c.cmd.Process.Pid); err == nil {
+			res.ConnectCPU["loadgen"] += p.CPUSecs * 1e6 / float64(conns)
+		}
+	}
 	time.Sleep(3 * time.Second) // measurement: let the server settle (GC) before reading its RSS
 	after, err := readProc(pid)
 	if err != nil {

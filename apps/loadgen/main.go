@@ -142,7 +142,7 @@ func run(ctx context.Context, scenario string, args []string) error {
 		}
 		// Sign-ups go through the second server, if any, so the measured
 		// one's heap holds connections only.
-		res, err = runDensity(ctx, srv[0], srv[len(srv)-1], *c, *rooms, *perProc, ps[0])
+		res, err = runDensity(ctx, srv[0], srv[len(srv)-1], *c, *rooms, *perProc, ps[0], stack)
 	case "idle":
 		res, err = runIdle(ctx, srv, *c, pidList(*pids))
 	case "persist":
@@ -181,6 +181,7 @@ func printTable(res any) {
 	case DensityResult:
 		fmt.Printf("density C=%d rooms=%d over %d processes | connected in %.1fs (%.0f/s), subscribed by %.1fs | server RSS %d -> %d KB: %.2f KB per connection\n",
 			r.Connections, r.Rooms, r.Processes, r.ConnectSecs, r.ConnectRate, r.SubscribeSecs, r.RSSBeforeKB, r.RSSAfterKB, r.KBPerConn)
+		fmt.Printf("        CPU per connection until subscribed (µs): %s\n", perRole(r.ConnectCPU))
 		fmt.Printf("        meanwhile a room of 100 at 10 msg/s: delivered %.4f, p50 %.1f p99 %.1f ms\n",
 			r.HotRoom.DeliveryRatio, r.HotRoom.Latency.P50, r.HotRoom.Latency.P99)
 	case IdleResult:

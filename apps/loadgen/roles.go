@@ -116,14 +116,21 @@ func (s stackCPU) String() string {
 	if len(s.Seconds) == 0 {
 		return "stack CPU not measured (no -env)"
 	}
-	names := make([]string, 0, len(s.Seconds))
-	for n := range s.Seconds {
+	return fmt.Sprintf("stack CPU %.1f µs/delivery (CPU s: %s)", s.PerDelivery, perRole(s.Seconds))
+}
+
+// perRole lists values by role, in name order, with their total.
+func perRole(m map[string]float64) string {
+	names := make([]string, 0, len(m))
+	var total float64
+	for n, v := range m {
 		names = append(names, n)
+		total += v
 	}
 	sort.Strings(names)
 	var parts []string
 	for _, n := range names {
-		parts = append(parts, fmt.Sprintf("%s %.2f", n, s.Seconds[n]))
+		parts = append(parts, fmt.Sprintf("%s %.2f", n, m[n]))
 	}
-	return fmt.Sprintf("stack CPU %.1f µs/delivery (CPU s: %s)", s.PerDelivery, strings.Join(parts, ", "))
+	return fmt.Sprintf("%s; total %.2f", strings.Join(parts, ", "), total)
 }

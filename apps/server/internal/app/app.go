@@ -98,7 +98,9 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 	a.closers = append(a.closers, startSweeper(log, st, tokenSweepEvery).stop)
 	ropts := realtimeOptions(cfg)
 	ropts.Auth = authn
-	a.hub = realtime.NewHub(log, ropts, st, broker, producer)
+	if a.hub, err = realtime.NewHub(log, ropts, st, broker, producer); err != nil {
+		return nil, err
+	}
 	a.closers = append(a.closers, a.hub.Close)
 	deps := httpapi.Deps{
 		Log:        log,

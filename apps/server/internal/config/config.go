@@ -75,9 +75,9 @@ type Config struct {
 	// BotSendRate is each bot's limit of messages per second through the
 	// server API, across the cluster.
 	BotSendRate int `env:"BOT_SEND_RATE" envDefault:"50"`
-	// Workers handle the client requests; readers wait for a free one, so
-	// a burst is back-pressure, not goroutines. Sends and subscribes, which
-	// wait on Kafka or a replay, run off the workers.
+	// Workers read the clients' sockets (watched by one epoll poller) and
+	// handle their requests, so a burst is back-pressure, not goroutines.
+	// Sends and subscribes, which wait on Kafka or a replay, run off them.
 	Workers      int           `env:"WORKERS" envDefault:"128"`
 	HelloTimeout time.Duration `env:"HELLO_TIMEOUT" envDefault:"10s"`
 	PingInterval time.Duration `env:"PING_INTERVAL" envDefault:"25s"`

@@ -16,8 +16,9 @@ type client struct {
 	tokenHash   []byte
 	bucket      *userBucket
 
-	dispatched chan struct{} // the client's request was handled
-	done       chan struct{} // closed when the reader has finished
+	hub  *Hub
+	addr string        // the client's address, whose connection slot it holds
+	done chan struct{} // closed once the connection has ended
 
 	mu   sync.Mutex
 	subs map[string]*fanout.Sub
@@ -27,7 +28,7 @@ var _ fanout.Subscriber = (*client)(nil)
 
 // newClient returns a client whose Conn is still to be upgraded.
 func newClient() *client {
-	return &client{dispatched: make(chan struct{}, 1), done: make(chan struct{}), subs: make(map[string]*fanout.Sub)}
+	return &client{done: make(chan struct{}), subs: make(map[string]*fanout.Sub)}
 }
 
 // UserID implements fanout.Subscriber.

@@ -1,6 +1,8 @@
 package realtime_test
 
 import (
+	"bytes"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -51,7 +53,10 @@ func (c *core) server(id string, tune ...func(*realtime.Options)) string {
 		f(&opts)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{c.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h := realtime.NewHub(log, opts, c.store, c.broker, c.log)
+	h, err := realtime.NewHub(log, opts, c.store, c.broker, c.log)
+	if err != nil {
+		c.t.Fatal(err)
+	}
 	srv := httptest.NewServer(h)
 	c.t.Cleanup(func() {
 		h.Close()
@@ -241,4 +246,45 @@ func TestCoreCloseCodes(t *testing.T) {
 	if code := w.CloseCode(); code != protocol.CloseUnauthorized {
 		t.Fatalf("bad token: close code %d", code)
 	}
+}
+
+// TestCoreSilentClientIsClosed: a client that stops reading and answers no
+// ping (its machine lost power) is closed after 2 × PING_INTERVAL +
+// WRITE_TIMEOUT without a byte from it; one that answers pings stays.
+func TestCoreSilentClientIsClosed(t *testing.T) {
+	c := newCore(t)
+	c.store.addUser("ann", "ta", "r")
+	c.store.addUser("bob", "tb", "r")
+	s1 := c.server("s1", func(o *realtime.Options) {
+		o.PingInterval = 100 * time.Millisecond
+		o.Socket.Timeout = 200 * time.Millisecond
+	})
+	live := servertest.DialURL(t, s1, "tb") // its reader answers every ping
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s1, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := ws.WriteJSON(map[string]string{"type": "hello", "token": "ta"}); err != nil {
+		t.Fatal(err)
+	}
+	// From here the socket is read raw: gorilla would answer the pings.
+	nc := ws.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(servertest.Timeout))
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := nc.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the silent client was not closed: %v", err)
+		}
+	}
+	if !bytes.Contains(got, []byte{0x88, 0x02, 0x03, 0xE8}) { // close 1000
+		t.Errorf("no close frame before the end: %q", got)
+	}
+	live.UntilPong()
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -15,8 +14,6 @@ import (
 	"github.com/rookery-chat/rookery/apps/server/internal/socket"
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
-
-var writeBufferPool = &sync.Pool{}
 
 // checkOrigin allows same-origin pages, the configured origins, and clients
 // that send no Origin at all (not browsers, so not a cross-site risk).
@@ -65,12 +62,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	up := websocket.Upgrader{
-		// Small read buffers (frames are small; bigger ones are read in
-		// parts); gorilla never writes after the handshake.
-		ReadBufferSize:  1024,
-		WriteBufferSize: 1024,
-		WriteBufferPool: writeBufferPool,
-		CheckOrigin:     h.checkOrigin,
+		// No buffers of gorilla's own: it only does the handshake, with
+		// the ones net/http hands over (socket.Writers.Upgrade).
+		CheckOrigin: h.checkOrigin,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			http.Error(w, `{"error":{"code":"bad_request","message":"`+reason.Error()+`"}}`, status)
 		},
@@ -92,22 +86,35 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.presence.post(presenceOp{user: user, up: true})
 	c.Enqueue(protocol.Encode(protocol.Welcome{Type: protocol.TypeWelcome, User: user, Server: h.opts.ServerID}))
-	// The connection's reader runs on a goroutine of its own, owned by the
-	// hub, and net/http's goroutine returns: its stack, deep with server
-	// and router frames, would otherwise be held by every idle connection.
-	handedOff = true
-	h.goWork(func() {
-		defer h.addrs.Release(addr)
-		defer close(c.done)
-		h.readLoop(c)
-		c.CloseWith(protocol.CloseNormal, "", false)
+	// From here the readers have the connection: no goroutine waits on it,
+	// and net/http's returns (its stack, deep with server and router
+	// frames, would otherwise be held by every idle connection).
+	c.hub, c.addr = h, addr
+	if err := c.Serve(h.readers, c); err != nil {
+		h.log.Error("serve connection", "err", err)
+		c.Kill()
 		h.unregister(c)
-		select {
-		case <-c.Closed(): // the writers wrote the close frame and closed the socket
-		case <-h.ctx.Done():
-			c.Kill()
-		}
-	})
+		close(c.done)
+		return
+	}
+	handedOff = true
+}
+
+// Frame implements socket.Handler: one client frame, on a reader
+// goroutine. Decoding and fast requests run there; a slow request (a send
+// waits for Kafka, a subscribe for its replay) gets a goroutine of its
+// own, so that it never holds a reader while other clients wait, and the
+// connection's next frame is read once it is done.
+func (c *client) Frame(_ *socket.Conn, text bool, data []byte) bool {
+	framesIn.Inc()
+	return c.hub.handleFrame(c, text, data)
+}
+
+// Ended implements socket.Handler: the client is gone and its socket closed.
+func (c *client) Ended(*socket.Conn) {
+	c.hub.unregister(c)
+	c.hub.addrs.Release(c.addr)
+	close(c.done)
 }
 
 func closeText(code int) string {
@@ -122,10 +129,9 @@ func closeText(code int) string {
 
 // hello reads and checks the first frame. It returns a close code on failure.
 func (h *Hub) hello(ctx context.Context, c *socket.Conn) (protocol.User, []byte, int) {
-	_ = c.SetReadDeadline(time.Now().Add(h.opts.HelloTimeout))
-	text, data, err := c.Read()
+	text, data, err := c.ReadFirst(time.Now().Add(h.opts.HelloTimeout))
 	if err != nil {
-		return protocol.User{}, nil, protocol.CloseUnauthorized // Read closed an oversized frame with 1009
+		return protocol.User{}, nil, protocol.CloseUnauthorized // ReadFirst closed an oversized frame with 1009
 	}
 	f, err := protocol.DecodeClientFrame(data)
 	if !text || err != nil || f.Type != protocol.TypeHello {
@@ -149,77 +155,25 @@ func (h *Hub) hello(ctx context.Context, c *socket.Conn) (protocol.User, []byte,
 	return user, hash, 0
 }
 
-// readLoop reads frames until the connection ends. A pong or any frame
-// proves the client alive and extends the read deadline. One request of a
-// connection is handled at a time, in order.
-func (h *Hub) readLoop(c *client) {
-	alive := 2*h.opts.PingInterval + h.opts.Socket.Timeout
-	_ = c.SetReadDeadline(time.Now().Add(alive))
-	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(alive)) })
-	for {
-		text, data, err := c.Read()
-		if err != nil {
-			return // closed, timed out, or broke the protocol (Read closed it)
-		}
-		_ = c.SetReadDeadline(time.Now().Add(alive))
-		framesIn.Inc()
-		select {
-		case h.jobs <- job{c: c, text: text, data: data}:
-		case <-h.ctx.Done():
-			return
-		}
-		select {
-		case <-c.dispatched:
-		case <-h.ctx.Done():
-			return
-		}
-	}
-}
-
-// job is one client frame for a worker.
-type job struct {
-	c    *client
-	text bool
-	data []byte
-}
-
 // slowSlots bounds the slow requests (send, subscribe) running off the
-// workers at once; past it a worker runs one itself (back-pressure).
+// readers at once; past it a reader runs one itself (back-pressure).
 const slowSlots = 8192
 
-// worker handles client frames until the hub closes. Decoding and fast
-// requests run here, not on the connections' readers, so that only a few
-// goroutines grow the deep stacks of JSON, database and Redis calls; every
-// idle reader keeps a small one. A slow request (a send waits for Kafka, a
-// subscribe for its replay) gets a goroutine of its own, so that it never
-// holds a worker while other clients wait.
-func (h *Hub) worker() {
-	for {
-		select {
-		case j := <-h.jobs:
-			h.handleFrame(j)
-		case <-h.ctx.Done():
-			return
-		}
-	}
-}
-
-func (h *Hub) handleFrame(j job) {
-	c := j.c
-	if !j.text {
+// handleFrame handles one client frame; false when a goroutine of its own
+// finishes it and then resumes the connection's reading.
+func (h *Hub) handleFrame(c *client, text bool, data []byte) bool {
+	if !text {
 		c.Enqueue(protocol.Encode(protocol.NewErrorFrame("", protocol.Errorf(protocol.CodeBadRequest, "frames must be text"))))
-		c.dispatched <- struct{}{}
-		return
+		return true
 	}
-	f, err := protocol.DecodeClientFrame(j.data)
+	f, err := protocol.DecodeClientFrame(data)
 	if err != nil {
 		ref := f.Ref
 		if protocol.ValidateRef(ref) != nil {
 			ref = "" // never echo what is not a valid ref
 		}
 		c.Enqueue(protocol.Encode(protocol.NewErrorFrame(ref, err)))
-		c.dispatched <- struct{}{}
-		return
+		return true
 	}
 	switch f.Type {
 	case protocol.TypeSend, protocol.TypeSubscribe, protocol.TypeEdit, protocol.TypeDelete, protocol.TypeReact:
@@ -228,14 +182,14 @@ func (h *Hub) handleFrame(j job) {
 			h.goWork(func() {
 				defer func() { <-h.slow }()
 				h.dispatch(c, f)
-				c.dispatched <- struct{}{}
+				c.Next()
 			})
-			return
+			return false
 		default:
 		}
 	}
 	h.dispatch(c, f)
-	c.dispatched <- struct{}{}
+	return true
 }
 
 func (h *Hub) dispatch(c *client, f protocol.ClientFrame) {

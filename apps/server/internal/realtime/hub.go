@@ -9,6 +9,7 @@ package realtime
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -28,7 +29,8 @@ import (
 type Options struct {
 	// ServerID names this server in welcome frames and presence claims.
 	ServerID string
-	// Workers bounds the client requests handled at once (WORKERS).
+	// Workers are the reader goroutines, which read the clients' sockets
+	// and handle their fast requests (WORKERS).
 	Workers      int
 	HelloTimeout time.Duration
 	PingInterval time.Duration
@@ -94,6 +96,7 @@ type Hub struct {
 	store   Store
 	broker  bus.Broker
 	writers *socket.Writers
+	readers *socket.Readers
 	rooms   *fanout.Rooms
 	sender  *send.Sender
 	history *history.Reader
@@ -109,8 +112,7 @@ type Hub struct {
 	reads    *readCoalescer
 	presence *presence
 	addrs    *ratelimit.Concurrent // open connections per client address
-	jobs     chan job              // client requests for the workers
-	slow     chan struct{}         // slots of slow requests run off the workers
+	slow     chan struct{}         // slots of slow requests run off the readers
 
 	ctx    context.Context // ends at Close; parent of every goroutine's context
 	cancel context.CancelFunc
@@ -120,10 +122,15 @@ type Hub struct {
 	draining bool
 }
 
-// NewHub starts the hub: its broker subscription, writers and workers.
-func NewHub(log *slog.Logger, opts Options, st Store, b bus.Broker, p send.Producer) *Hub {
+// NewHub starts the hub: its broker subscription, readers and writers.
+func NewHub(log *slog.Logger, opts Options, st Store, b bus.Broker, p send.Producer) (*Hub, error) {
 	if opts.Auth == nil {
 		opts.Auth = sessionTokens{st}
+	}
+	// A client silent for two pings and a write timeout is gone.
+	readers, err := socket.NewReaders(socket.ReadOptions{Workers: opts.Workers, Idle: 2*opts.PingInterval + opts.Socket.Timeout})
+	if err != nil {
+		return nil, fmt.Errorf("realtime: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{log: log, opts: opts, store: st, broker: b, ctx: ctx, cancel: cancel,
@@ -133,8 +140,7 @@ func NewHub(log *slog.Logger, opts Options, st Store, b bus.Broker, p send.Produ
 		rosters: newTTLCache[string, []protocol.User](30*time.Second, 10_000),
 		peers:   newTTLCache[memberKey, string](time.Hour, 100_000), // a room's members never change kind
 		blocks:  newTTLCache[memberKey, bool](30*time.Second, 100_000),
-		jobs:    make(chan job, opts.Workers),
-		slow:    make(chan struct{}, slowSlots)}
+		slow:    make(chan struct{}, slowSlots), readers: readers}
 	h.writers = socket.NewWriters(opts.Socket)
 	opts.Send.Committed = h.announceMentions
 	h.sender = send.New(log, opts.Send, b, p, st)
@@ -149,10 +155,7 @@ func NewHub(log *slog.Logger, opts Options, st Store, b bus.Broker, p send.Produ
 	h.goWork(func() { h.reads.run(ctx, time.Second) })
 	h.goWork(func() { h.presence.run(ctx) })
 	h.goWork(func() { h.pinger(ctx) })
-	for range opts.Workers {
-		h.goWork(h.worker)
-	}
-	return h
+	return h, nil
 }
 
 // History is the hub's reader of history, for the HTTP API.
@@ -167,17 +170,20 @@ func (h *Hub) goWork(fn func()) {
 	}()
 }
 
-// pinger asks every connection for a keep-alive ping each PING_INTERVAL.
+// pinger asks every connection for a keep-alive ping each PING_INTERVAL,
+// one registry shard per 1/64 of it: pinging all at once would be a burst
+// of a system call per connection (and as many pongs to read) that every
+// message of that moment waits behind.
 func (h *Hub) pinger(ctx context.Context) {
-	t := time.NewTicker(h.opts.PingInterval)
+	t := time.NewTicker(max(h.opts.PingInterval/registryShards, time.Millisecond))
 	defer t.Stop()
-	for {
+	for i := 0; ; i = (i + 1) % registryShards {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		h.conns.each(func(c *client) { c.WantPing() })
+		h.conns.eachIn(i, func(c *client) { c.WantPing() })
 	}
 }
 
@@ -240,6 +246,8 @@ func (h *Hub) Close() {
 		c.Kill()
 	}
 	h.cancel()
+	// The readers stop before the wait: a request they start adds to it.
+	h.readers.Close()
 	h.rooms.Close() // no more broker events
 	h.wg.Wait()
 	h.sender.Close()

@@ -103,18 +103,23 @@ func (g *registry) user(id string) []*client {
 // shard's lock.
 func (g *registry) each(fn func(*client)) {
 	for i := range g.shards {
-		s := &g.shards[i]
-		s.mu.Lock()
-		var cs []*client
-		for _, u := range s.users {
-			for c := range u.conns {
-				cs = append(cs, c)
-			}
+		g.eachIn(i, fn)
+	}
+}
+
+// eachIn calls fn for every connection of shard i, outside its lock.
+func (g *registry) eachIn(i int, fn func(*client)) {
+	s := &g.shards[i]
+	s.mu.Lock()
+	var cs []*client
+	for _, u := range s.users {
+		for c := range u.conns {
+			cs = append(cs, c)
 		}
-		s.mu.Unlock()
-		for _, c := range cs {
-			fn(c)
-		}
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		fn(c)
 	}
 }
 

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/rookery-chat/rookery/packages/protocol"
 )
@@ -24,12 +24,28 @@ const (
 )
 
 // Conn is one client's WebSocket. Its frames are written only by the
-// Writers (from a bounded queue), close frames included; its owner reads it
-// with Read on a goroutine of its own.
+// Writers (from a bounded queue), close frames included; once served, it is
+// read by the Readers, which hand its messages to a Handler.
 type Conn struct {
 	w  *Writers
-	ws *websocket.Conn // for reading only: its writes are discarded
-	nc net.Conn        // the socket, written by the Writers
+	nc net.Conn // the socket
+
+	// The read side: owned by whichever goroutine has the connection
+	// (rstate), except lastRead, which the idle sweep reads.
+	rd        *Readers
+	h         Handler
+	rc        syscall.RawConn
+	id        uint64 // the poller's name for it
+	rstate    atomic.Int32
+	lastRead  atomic.Int64 // unix ns of the latest read
+	in        []byte       // received, not yet handed over: part of a frame, or messages waiting for Next
+	msg       []byte       // a fragmented message so far
+	frag      bool         // inside a fragmented message
+	fragText  bool
+	pending   atomic.Bool // news of the socket came while the connection was busy
+	polled    bool        // added to the poller
+	full      bool        // the latest read filled the buffer
+	readEnded bool        // waiting for the socket to close
 
 	wmu      sync.Mutex // guards the write side, up to closeFlush
 	queue    [][]byte   // frames to write, at most Options.Queue
@@ -63,23 +79,9 @@ var ErrClosed = errors.New("socket: connection closed")
 
 // init readies a zero Conn in place (it may live inside its owner's
 // struct: one allocation, and one less pointer to follow per delivery).
-func (c *Conn) init(w *Writers, ws *websocket.Conn, nc net.Conn) {
-	c.w, c.ws, c.nc, c.gap = w, ws, nc, maxGap
+func (c *Conn) init(w *Writers, nc net.Conn) {
+	c.w, c.nc, c.gap = w, nc, maxGap
 	c.space, c.quit, c.closed = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
-	// gorilla would answer pings and close frames from the reader goroutine
-	// itself; only the Writers may write, so hand them over.
-	ws.SetPingHandler(func(data string) error {
-		c.wmu.Lock()
-		if !c.closing {
-			c.pong, c.hasPong = []byte(data), true
-		}
-		c.scheduleAndUnlock()
-		return nil
-	})
-	ws.SetCloseHandler(func(code int, _ string) error {
-		c.CloseWith(code, "", false) // echo the code (RFC 6455, 5.5.1)
-		return nil
-	})
 }
 
 // Closed is closed once the socket is.
@@ -215,8 +217,9 @@ func (c *Conn) Kill() {
 
 func (c *Conn) closeSocket() {
 	c.closeOnce.Do(func() {
-		_ = c.ws.Close()
+		_ = c.nc.Close()
 		close(c.closed)
+		c.kick() // a served connection ends once its socket is closed
 	})
 }
 

@@ -17,14 +17,6 @@ const (
 	maxBatchBytes = 64 << 10
 )
 
-// Opcodes of the frames the server writes (RFC 6455, 5.2).
-const (
-	opText  byte = 0x1
-	opClose byte = 0x8
-	opPing  byte = 0x9
-	opPong  byte = 0xA
-)
-
 // appendHeader appends the header of an unmasked, final frame: server
 // frames are never masked (RFC 6455, 5.1), so a frame is a 2-10 byte
 // header and the payload, which is shared, not copied.
