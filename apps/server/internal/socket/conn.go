@@ -30,23 +30,6 @@ type Conn struct {
 	w  *Writers
 	nc net.Conn // the socket
 
-	// The read side: owned by whichever goroutine has the connection
-	// (rstate), except lastRead, which the idle sweep reads.
-	rd        *Readers
-	h         Handler
-	rc        syscall.RawConn
-	id        uint64 // the poller's name for it
-	rstate    atomic.Int32
-	lastRead  atomic.Int64 // unix ns of the latest read
-	in        []byte       // received, not yet handed over: part of a frame, or messages waiting for Next
-	msg       []byte       // a fragmented message so far
-	frag      bool         // inside a fragmented message
-	fragText  bool
-	pending   atomic.Bool // news of the socket came while the connection was busy
-	polled    bool        // added to the poller
-	full      bool        // the latest read filled the buffer
-	readEnded bool        // waiting for the socket to close
-
 	wmu      sync.Mutex // guards the write side, up to closeFlush
 	queue    [][]byte   // frames to write, at most Options.Queue
 	state    wstate
@@ -72,6 +55,24 @@ type Conn struct {
 	quit      chan struct{} // closed by CloseWith
 	closed    chan struct{} // closed once the socket is closed
 	closeOnce sync.Once
+
+	// The read side, last: a delivery touches only the fields above. It is
+	// owned by whichever goroutine has the connection (rstate), except
+	// lastRead, which the idle sweep reads.
+	rd        *Readers
+	h         Handler
+	rc        syscall.RawConn
+	id        uint64 // the poller's name for it
+	rstate    atomic.Int32
+	lastRead  atomic.Int64 // unix ns of the latest read
+	in        []byte       // received, not yet handed over: part of a frame, or messages waiting for Next
+	msg       []byte       // a fragmented message so far
+	frag      bool         // inside a fragmented message
+	fragText  bool
+	pending   atomic.Bool // news of the socket came while the connection was busy
+	polled    bool        // added to the poller
+	full      bool        // the latest read filled the buffer
+	readEnded bool        // waiting for the socket to close
 }
 
 // ErrClosed means the connection is closing: nothing more is written.
