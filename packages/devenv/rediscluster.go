@@ -132,8 +132,14 @@ func StartRedisCluster(ctx context.Context, dir string, ports []int, masters int
 			if err != nil {
 				return err
 			}
-			if !strings.Contains(info, "cluster_state:ok") {
-				return fmt.Errorf("cluster state not ok yet")
+			// Every node must know every other one and see each master
+			// serving slots: "ok" alone can come while gossip has not
+			// reached a node yet, which then refuses commands naming
+			// the nodes it has not heard of (a slot migration's).
+			for _, want := range []string{"cluster_state:ok", fmt.Sprintf("cluster_known_nodes:%d\r", len(clients)), fmt.Sprintf("cluster_size:%d\r", masters)} {
+				if !strings.Contains(info, want) {
+					return fmt.Errorf("cluster not settled yet: no %q", strings.TrimSpace(want))
+				}
 			}
 			return nil
 		}); err != nil {
