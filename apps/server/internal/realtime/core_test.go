@@ -157,8 +157,9 @@ func TestCoreReplayAfterBrokerLoss(t *testing.T) {
 }
 
 // TestCoreStalledSendHoldsNoWorker: a send waiting on a stalled log does
-// not hold a worker: with a single worker, another client's ping is
-// answered meanwhile; and the send completes, once, when the log flows.
+// not hold a reader goroutine (WORKERS): with a single one, another
+// client's ping is answered meanwhile; and the send completes, once, when
+// the log flows.
 func TestCoreStalledSendHoldsNoWorker(t *testing.T) {
 	c := newCore(t)
 	s1 := c.server("s1", func(o *realtime.Options) {
@@ -174,7 +175,7 @@ func TestCoreStalledSendHoldsNoWorker(t *testing.T) {
 	case <-time.After(servertest.Timeout):
 		t.Fatal("the send never reached the log")
 	}
-	bob.UntilPong() // fails after servertest.Timeout if the send held the worker
+	bob.UntilPong() // fails after servertest.Timeout if the send held the reader
 	c.log.resume()
 	if ack := ann.NextOf("ack"); ack.Str("ref") != "x" || ack.Int("seq") != 1 {
 		t.Fatalf("ack after the stall: %s", ack.Raw)
