@@ -24,7 +24,10 @@ type client struct {
 	subs map[string]*fanout.Sub
 }
 
-var _ fanout.Subscriber = (*client)(nil)
+var (
+	_ fanout.Subscriber = (*client)(nil)
+	_ socket.Handler    = (*client)(nil)
+)
 
 // newClient returns a client whose Conn is still to be upgraded.
 func newClient() *client {
