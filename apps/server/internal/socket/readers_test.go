@@ -2,6 +2,7 @@ package socket
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -289,5 +290,69 @@ func TestReadersEndings(t *testing.T) {
 	}
 	if len(h.ended) != 8 {
 		t.Errorf("%d connections ended, want 8", len(h.ended))
+	}
+}
+
+// A client still sending as the server closes gets every frame and the
+// close frame, not a reset: the server reads until the client closes its
+// side. Without that, the server's close with the client's bytes unread
+// resets the connection and drops what its send buffer still holds.
+func TestCloseFrameSurvivesClientWrites(t *testing.T) {
+	h := newRecorder(t, false)
+	url, conns := readServer(t, h, time.Minute)
+	key := [4]byte{1, 2, 3, 4}
+	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var nd net.Dialer
+		c, err := nd.DialContext(ctx, network, addr)
+		if err == nil {
+			_ = c.(*net.TCPConn).SetReadBuffer(32 << 10) // the server's frames wait in its send buffer
+		}
+		return c, err
+	}}
+	const frames = 400
+	for i := 0; i < 5; i++ {
+		ws, _, err := d.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc := ws.NetConn()
+		if _, err := nc.Write(clientFrame(true, opText, []byte("hello"), key)); err != nil {
+			t.Fatal(err)
+		}
+		c := <-conns
+		for j := 0; j < frames; j++ {
+			c.Enqueue([]byte(`{"type":"message","pad":"` + strings.Repeat("x", 500) + `"}`))
+		}
+		c.CloseWith(4408, "too slow", true)
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() { // a client that keeps talking while it reads
+			defer close(done)
+			frame := clientFrame(true, opText, []byte(`{"type":"ping"}`), key)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := nc.Write(frame); err != nil {
+					return
+				}
+				time.Sleep(time.Millisecond) // pacing the chatter, not synchronisation
+			}
+		}()
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got := 0
+		for err == nil {
+			if _, _, err = ws.ReadMessage(); err == nil {
+				got++
+			}
+		}
+		close(stop)
+		<-done
+		ws.Close()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != 4408 || got != frames {
+			t.Fatalf("try %d: the client read %d of %d frames and ended with %v, want close 4408", i, got, frames, err)
+		}
 	}
 }

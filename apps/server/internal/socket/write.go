@@ -179,5 +179,31 @@ func (c *Conn) finish() {
 	}
 	w.reset()
 	w.add(opClose, websocket.FormatCloseMessage(code, text))
-	_ = w.writeBlocking(c.nc, time.Now().Add(time.Second))
+	if w.writeBlocking(c.nc, time.Now().Add(time.Second)) == nil {
+		c.linger()
+	}
+}
+
+// lingerTime bounds how long a closed connection waits for the client to
+// close its side.
+const lingerTime = time.Second
+
+// linger half-closes the socket after the close frame and reads, and
+// drops, what the client still sends until it closes its side (RFC 6455,
+// 7.1.1) or lingerTime passes. Closing a socket with unread data in it
+// makes the kernel answer with a reset, and a reset makes the client's
+// kernel drop what the client has not read yet: the close frame, and the
+// frames before it. A pong or a request on its way as the server closes
+// is enough.
+func (c *Conn) linger() {
+	hc, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || hc.CloseWrite() != nil || c.nc.SetReadDeadline(time.Now().Add(lingerTime)) != nil {
+		return
+	}
+	var buf [512]byte
+	for {
+		if _, err := c.nc.Read(buf[:]); err != nil {
+			return // the client's FIN, the deadline, or the socket closed (Kill)
+		}
+	}
 }
