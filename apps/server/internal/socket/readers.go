@@ -57,20 +57,12 @@ func NewReaders(opts ReadOptions) (*Readers, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Readers{opts: opts, p: p, conns: make(map[uint64]*Conn), cancel: cancel}
 	r.cond = sync.NewCond(&r.mu)
-	r.goRead(r.poll)
-	r.goRead(func() { r.sweep(ctx.Done()) })
+	r.wg.Go(r.poll)
+	r.wg.Go(func() { r.sweep(ctx.Done()) })
 	for range max(1, opts.Workers) {
-		r.goRead(r.work)
+		r.wg.Go(r.work)
 	}
 	return r, nil
-}
-
-func (r *Readers) goRead(fn func()) {
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		fn()
-	}()
 }
 
 // Close stops the readers; connections still served are no longer read

@@ -44,13 +44,7 @@ func NewWriters(opts Options) *Writers {
 }
 
 // goConn runs fn on a goroutine Close waits for.
-func (w *Writers) goConn(fn func()) {
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		fn()
-	}()
-}
+func (w *Writers) goConn(fn func()) { w.wg.Go(fn) }
 
 // Close stops the flushers and waits for every write in progress (each
 // bounded by Options.Timeout). Kill the connections first.
