@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -32,6 +33,10 @@ func main() {
 // before it reports itself not ready.
 const stalledAfter = 10 * time.Second
 
+// renewAfter is how long a persister with a backlog may fetch and store
+// nothing, PostgreSQL healthy, before its Kafka reader is replaced.
+const renewAfter = 30 * time.Second
+
 func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	pool, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
@@ -52,25 +57,10 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 			}
 		}
 	}
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        cfg.KafkaBrokers,
-		Dialer:         kfk.Dialer(),
-		GroupID:        cfg.KafkaGroup,
-		Topic:          cfg.KafkaTopic,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        250 * time.Millisecond,
-		CommitInterval: 0, // commits are explicit, after the database
-		StartOffset:    kafka.FirstOffset,
-		// The reader's own queue is bounded; a backlog waits in Kafka.
-		QueueCapacity: max(cfg.BatchSize, 100),
-		// A restarted or replaced persister gets the partitions of one that
-		// died within seconds (the default session is 30 s of silence);
-		// one that stops cleanly leaves the group at once (Close).
-		SessionTimeout:    6 * time.Second,
-		HeartbeatInterval: time.Second,
-		RebalanceTimeout:  5 * time.Second,
-		JoinGroupBackoff:  500 * time.Millisecond,
+	// The reader's own queue is bounded; a backlog waits in Kafka.
+	reader := persist.NewRenewing(log, func() persist.Reader {
+		return kfk.GroupReader(log, bus.GroupReaderConfig{Group: cfg.KafkaGroup, Topic: cfg.KafkaTopic,
+			MaxBytes: 16 << 20, QueueCapacity: max(cfg.BatchSize, 100)})
 	})
 	lag := bus.NewLagWatcher(log, kfk.Client(5*time.Second), cfg.KafkaGroup, cfg.KafkaTopic, persist.ReportLag)
 	dlq := &kafka.Writer{Addr: kafka.TCP(cfg.KafkaBrokers...), Topic: cfg.DeadLetterTopic,
@@ -97,9 +87,19 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	// Shutdown order: stop consuming (finishing or abandoning the batch),
 	// leave the consumer group, flush dead letters, stop serving.
 	return service.RunWorker(ctx, log, cfg.HTTPAddr, mux, func(ctx context.Context) error {
-		lagDone := make(chan struct{})
-		go func() { defer close(lagDone); lag.Run(ctx, 2*time.Second) }()
-		defer func() { <-lagDone }()
+		var watchers sync.WaitGroup
+		defer watchers.Wait()
+		watchers.Go(func() { lag.Run(ctx, 2*time.Second) })
+		// A backlog on the broker, nothing fetched here and nothing
+		// committed by any member of the group for renewAfter, PostgreSQL
+		// answering: the reader is stuck, and a new one rejoins the group.
+		// (A member idle because others hold the partitions, or a sibling
+		// that is slow, leaves the group's offsets moving.)
+		watchers.Go(func() {
+			reader.Watch(ctx, time.Second, renewAfter, func() bool {
+				return lag.Lag() > 0 && time.Since(lag.Moved()) > renewAfter && p.Failing() == "" && pool.Ping(ctx) == nil
+			})
+		})
 		return p.Run(ctx)
-	}, reader.Close, dlq.Close)
+	}, func() error { return reader.Close(5 * time.Second) }, dlq.Close)
 }

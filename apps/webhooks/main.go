@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/rookery-chat/rookery/apps/webhooks/internal/config"
 	"github.com/rookery-chat/rookery/apps/webhooks/internal/dispatch"
 	"github.com/rookery-chat/rookery/apps/webhooks/internal/store"
@@ -43,26 +41,11 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        cfg.KafkaBrokers,
-		Dialer:         kfk.Dialer(),
-		GroupID:        cfg.KafkaGroup,
-		Topic:          cfg.KafkaTopic,
-		MinBytes:       1,
-		MaxBytes:       4 << 20,
-		MaxWait:        250 * time.Millisecond,
-		CommitInterval: 0, // commits are explicit, after delivery
-		// A new group reads the topic from its start once: a webhook
-		// gets only the events after its creation (Hook.Created), and a
-		// group that never committed must not skip what came while it
-		// was down.
-		StartOffset:       kafka.FirstOffset,
-		QueueCapacity:     100,
-		SessionTimeout:    6 * time.Second,
-		HeartbeatInterval: time.Second,
-		RebalanceTimeout:  5 * time.Second,
-		JoinGroupBackoff:  500 * time.Millisecond,
-	})
+	// A new group reads the topic from its start once: a webhook gets only
+	// the events after its creation (Hook.Created), and a group that never
+	// committed must not skip what came while it was down.
+	reader := kfk.GroupReader(log, bus.GroupReaderConfig{Group: cfg.KafkaGroup, Topic: cfg.KafkaTopic,
+		MaxBytes: 4 << 20, QueueCapacity: 100})
 	lag := bus.NewLagWatcher(log, kfk.Client(5*time.Second), cfg.KafkaGroup, cfg.KafkaTopic, dispatch.ReportLag)
 	d := dispatch.New(log, dispatch.Options{Queue: cfg.Queue, MaxPending: cfg.MaxPending, GapWait: cfg.GapWait,
 		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, Timeout: cfg.Timeout, Refresh: cfg.Refresh}, store.New(pool), reader)

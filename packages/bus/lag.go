@@ -23,6 +23,10 @@ type LagWatcher struct {
 	log    *slog.Logger
 	lag    atomic.Int64 // -1: unknown
 	report func(int64)
+	// moved is when the group's committed offsets last changed (unix ns),
+	// or when the watcher started; committed is their last sum.
+	moved     atomic.Int64
+	committed int64
 }
 
 // NewLagWatcher returns a watcher of group's lag on topic; report (a
@@ -31,8 +35,14 @@ func NewLagWatcher(log *slog.Logger, client *kafka.Client, group, topic string, 
 	w := &LagWatcher{client: client, report: report,
 		group: group, topic: topic, log: log}
 	w.lag.Store(-1)
+	w.moved.Store(time.Now().UnixNano())
 	return w
 }
+
+// Moved is when the group last committed new offsets (any member), or when
+// the watcher was made if it has not since: a group whose lag stays above
+// zero while this stands still is not consuming at all.
+func (w *LagWatcher) Moved() time.Time { return time.Unix(0, w.moved.Load()) }
 
 // Lag is the last measured lag in records, -1 when unknown.
 func (w *LagWatcher) Lag() int64 { return w.lag.Load() }
@@ -87,7 +97,14 @@ func (w *LagWatcher) measure(ctx context.Context) (int64, error) {
 	for _, p := range done.Topics[w.topic] {
 		committed[p.Partition] = p.CommittedOffset
 	}
-	var lag int64
+	var lag, sum int64
+	for _, c := range committed {
+		sum += c
+	}
+	if sum != w.committed { // only Run's goroutine measures
+		w.committed = sum
+		w.moved.Store(time.Now().UnixNano())
+	}
 	for _, p := range ends.Topics[w.topic] {
 		if p.Error != nil {
 			return 0, p.Error

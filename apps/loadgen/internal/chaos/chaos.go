@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -151,11 +152,13 @@ func runFault(ctx context.Context, opt Options, pg *devenv.Postgres, f Fault, i 
 		return true
 	})
 	var last sample // the drain's own observation, in case it came first
-	_ = waitUntil(ctx, 30*time.Second, func() bool {
+	if waitUntil(ctx, 30*time.Second, func() bool {
 		n, err := countStored(ctx, pool, room)
 		last = sample{time.Now(), n}
 		return err == nil && n >= len(acked)
-	})
+	}) != nil {
+		dumpPersister(opt.Log, c.Persister)
+	}
 	stopSubs()
 	subWG.Wait()
 	stored, err := storedRefs(ctx, pool, room)
@@ -164,6 +167,24 @@ func runFault(ctx context.Context, opt Options, pg *devenv.Postgres, f Fault, i 
 	}
 	row.fill(a, subs, stored, before, faultEnd, append(samples(), last))
 	return row
+}
+
+// dumpPersister makes a persister that stopped storing print its
+// goroutines (SIGQUIT) into the processes' output before the cluster is torn
+// down, so a stall that happens only now and then can be read afterwards.
+func dumpPersister(log *slog.Logger, p *devenv.Proc) {
+	select {
+	case <-p.Done():
+		log.Error("chaos: the persister had exited", "err", p.Err())
+		return
+	default:
+	}
+	log.Error("chaos: storage behind; the persister's goroutines follow in its output")
+	p.Signal(syscall.SIGQUIT)
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+	}
 }
 
 func later(a, b time.Time) time.Time {

@@ -32,3 +32,7 @@ var fencedOut = promauto.NewCounter(prometheus.CounterOpts{
 
 // ReportLag sets the consumer lag gauge (bus.LagWatcher's report).
 func ReportLag(n int64) { consumerLag.Set(float64(n)) }
+
+var readerRenewals = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "rookery_persister_reader_renewals_total",
+	Help: "Kafka readers replaced because they stalled with a backlog on the broker."})

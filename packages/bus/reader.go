@@ -1,0 +1,68 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// GroupReaderConfig is what differs between the project's consumer groups
+// (the persister, the webhook dispatcher).
+type GroupReaderConfig struct {
+	Group, Topic string
+	// MaxBytes bounds one fetch; QueueCapacity the records the reader
+	// holds ahead of its consumer (a backlog waits in Kafka).
+	MaxBytes, QueueCapacity int
+}
+
+// GroupReader is a consumer-group reader of cfg.Topic. Offsets are
+// committed by the caller only (after the work is done), and a new group
+// starts at the topic's first offset, so nothing written while no member
+// ran is skipped.
+//
+// The group is watched for partition changes: an assignment made while the
+// topic's partitions were unknown (the group's leader read its metadata as
+// the topic was being created) is empty, and without the watch it would
+// stay empty for the life of the process, the reader waiting forever;
+// partitions added by an operator are picked up the same way. kafka-go's
+// own logs go to log: joins and assignments at debug, errors at warn.
+func (k *Kafka) GroupReader(log *slog.Logger, cfg GroupReaderConfig) *kafka.Reader {
+	log = log.With("kafka_group", cfg.Group)
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        k.brokers,
+		Dialer:         k.Dialer(),
+		GroupID:        cfg.Group,
+		Topic:          cfg.Topic,
+		MinBytes:       1,
+		MaxBytes:       cfg.MaxBytes,
+		MaxWait:        250 * time.Millisecond,
+		CommitInterval: 0, // explicit commits only
+		StartOffset:    kafka.FirstOffset,
+		QueueCapacity:  cfg.QueueCapacity,
+		// A restarted or replaced member gets the partitions of one that
+		// died within seconds (the default session is 30 s of silence);
+		// one that stops cleanly leaves the group at once (Close).
+		SessionTimeout:         6 * time.Second,
+		HeartbeatInterval:      time.Second,
+		RebalanceTimeout:       5 * time.Second,
+		JoinGroupBackoff:       500 * time.Millisecond,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 5 * time.Second,
+		Logger:                 readerLog(log, slog.LevelDebug),
+		ErrorLogger:            readerLog(log, slog.LevelWarn),
+	})
+}
+
+// readerLog adapts kafka-go's printf logger to log at level.
+func readerLog(log *slog.Logger, level slog.Level) kafka.Logger {
+	return kafka.LoggerFunc(func(format string, args ...any) {
+		if !log.Enabled(context.Background(), level) {
+			return
+		}
+		log.Log(context.Background(), level, "kafka reader: "+strings.TrimSpace(fmt.Sprintf(format, args...)))
+	})
+}

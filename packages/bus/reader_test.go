@@ -1,0 +1,86 @@
+package bus_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/rookery-chat/rookery/packages/bus"
+	"github.com/rookery-chat/rookery/packages/devenv/testenv"
+)
+
+// A partition added to the topic while a group reader runs is read: the
+// group rebalances when the partition count changes. Without the watch the
+// member keeps its first assignment, and the new partition's records would
+// wait for a restart; an assignment made while the topic's partitions were
+// unknown is the same case with none to start from.
+func TestGroupReaderReadsAddedPartitions(t *testing.T) {
+	ctx := testenv.Ctx(t)
+	brokers, topic := testenv.Kafka(t, 1)
+	k := bus.PlainKafka(strings.Split(brokers, ","))
+	r := k.GroupReader(slog.New(slog.DiscardHandler), bus.GroupReaderConfig{Group: testenv.Name("g-"), Topic: topic,
+		MaxBytes: 1 << 20, QueueCapacity: 10})
+	t.Cleanup(func() { _ = r.Close() })
+
+	produce(ctx, t, brokers, topic, 0, "first")
+	first, err := r.FetchMessage(ctx)
+	if err != nil || string(first.Value) != "first" {
+		t.Fatalf("read %q (%v)", first.Value, err)
+	}
+	// Committed, or the rebalance below would read it again.
+	if err := r.CommitMessages(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	_, err = k.Client(5*time.Second).CreatePartitions(ctx, &kafka.CreatePartitionsRequest{
+		Topics: []kafka.TopicPartitionsConfig{{Name: topic, Count: 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce(ctx, t, brokers, topic, 2, "on the new partition")
+	if got := fetch(ctx, t, r); got != "on the new partition" {
+		t.Fatalf("read %q", got)
+	}
+}
+
+// produce writes value to one partition, with a client of its own so that
+// no cached metadata hides a partition just added.
+func produce(ctx context.Context, t *testing.T, brokers, topic string, partition int, value string) {
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(strings.Split(brokers, ",")...), Timeout: 5 * time.Second, Transport: &kafka.Transport{}}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := c.Produce(ctx, &kafka.ProduceRequest{Topic: topic, Partition: partition, RequiredAcks: kafka.RequireAll,
+			Records: kafka.NewRecordReader(kafka.Record{Value: kafka.NewBytes([]byte(value))})})
+		if err == nil {
+			err = res.Error
+		}
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("produce to partition %d: %v", partition, err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(100 * time.Millisecond): // the partition becoming known
+		}
+	}
+}
+
+// fetch is the reader's next record, which must come within 30 s (the
+// watch looks every 5 s, then the group rebalances).
+func fetch(ctx context.Context, t *testing.T, r *kafka.Reader) string {
+	t.Helper()
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	m, err := r.FetchMessage(fctx)
+	if err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	return string(m.Value)
+}
