@@ -137,7 +137,7 @@ func runBench(ctx context.Context, envPath string, runs int) error {
 		}
 		emit(p)
 		pr.vals, px.vals = append(pr.vals, p.PersisterRate), append(px.vals, p.Speedup)
-		rz, err := runResume(ctx, servers, 100, 1000)
+		rz, err := runResume(ctx, servers, 100, 1000, stack)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -111,7 +112,19 @@ func run(ctx context.Context, scenario string, args []string) error {
 	runs := fs.Int("runs", 1, "repetitions (bench); the table shows medians")
 	perProc := fs.Int("per-proc", 9000, "connections per connecting process (density; a process may hold only so many files)")
 	envPath := fs.String("env", ".data/dev.env", "the local cluster's env file: bench reads the servers from it; bench, rooms and fanout the PIDs of every process, for the CPU of the whole stack")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the cores with what it measures)")
 	_ = fs.Parse(args)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *dur > 5*time.Minute {
 		return fmt.Errorf("-d is capped at 5m")
 	}
@@ -150,7 +163,7 @@ func run(ctx context.Context, scenario string, args []string) error {
 	case "search":
 		res, err = runSearch(ctx, srv[0], *dbURL, *n, *queries)
 	case "resume":
-		res, err = runResume(ctx, srv, *c, *n)
+		res, err = runResume(ctx, srv, *c, *n, stack)
 	case "webhooks":
 		res, err = runWebhooks(ctx, srv[0], *dbURL, *serverBin, *n, *rate)
 	default:
@@ -192,6 +205,7 @@ func printTable(res any) {
 	case ResumeResult:
 		fmt.Printf("resume  %d subscribers resume %d missed messages at once | subscribe -> subscribed p50 %.1f p95 %.1f p99 %.1f max %.1f ms | complete %d, recovered %d, errors %d\n",
 			r.Resumers, r.Missed, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.Complete, r.Recovered, r.Errors)
+		fmt.Printf("        %s (per replayed frame; the load generator's own as loadgen)\n", r.stackCPU)
 	case SearchResult:
 		fmt.Printf("search  corpus %d messages in %d rooms (%d rows stored), member of %d | %d queries: p50 %.1f p95 %.1f p99 %.1f max %.1f ms | errors %d\n",
 			r.Corpus, r.Rooms, r.Stored, r.MyRooms, r.Queries, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.Errors)

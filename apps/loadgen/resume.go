@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -20,13 +22,16 @@ type ResumeResult struct {
 	Complete  int         `json:"complete"`   // resumers that got every missed message, in order
 	Recovered int         `json:"recovered"`  // subscribed frames with recovered:true
 	Errors    int         `json:"errors"`
+	// CPU of the cluster's processes and of this one, from the subscribes
+	// to the last subscribed, per replayed frame ("delivery").
+	stackCPU
 }
 
 // runResume: r users join a room, note where it stands and go away; m
 // messages are sent (by 50 senders, within the per-user send limit); then
 // all r reconnect, over the servers in turn, and subscribe with after_seq
 // at the same moment.
-func runResume(ctx context.Context, servers []string, r, m int) (ResumeResult, error) {
+func runResume(ctx context.Context, servers []string, r, m int, stack roles) (ResumeResult, error) {
 	res := ResumeResult{Scenario: "resume", Resumers: r, Missed: m}
 	tag := fmt.Sprint(time.Now().UnixNano() % 1e9)
 	owner, err := account(ctx, servers[0], "lgr-owner-"+tag)
@@ -53,6 +58,7 @@ func runResume(ctx context.Context, servers []string, r, m int) (ResumeResult, e
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := 0
+	var firstErr error
 	for s := range senders {
 		a, err := account(ctx, servers[s%len(servers)], fmt.Sprintf("lgr-%s-s%d", tag, s))
 		if err != nil {
@@ -68,6 +74,7 @@ func runResume(ctx context.Context, servers []string, r, m int) (ResumeResult, e
 			if err != nil {
 				mu.Lock()
 				errs += m / senders
+				firstErr = cmp.Or(firstErr, err)
 				mu.Unlock()
 				return
 			}
@@ -77,6 +84,7 @@ func runResume(ctx context.Context, servers []string, r, m int) (ResumeResult, e
 				if _, err := sess.SendRetry(ctx, room.ID, fmt.Sprintf("r%d", i), fmt.Sprintf("missed %d", i)); err != nil {
 					mu.Lock()
 					errs++
+					firstErr = cmp.Or(firstErr, err)
 					mu.Unlock()
 				}
 			}
@@ -84,7 +92,7 @@ func runResume(ctx context.Context, servers []string, r, m int) (ResumeResult, e
 	}
 	wg.Wait()
 	if errs > 0 {
-		return res, fmt.Errorf("%d of %d sends failed", errs, m)
+		return res, fmt.Errorf("%d of %d sends failed (the first: %w)", errs, m, firstErr)
 	}
 
 	// Everyone resumes from before the first missed message.
@@ -118,8 +126,14 @@ func runResume(ctx context.Context, servers []string, r, m int) (ResumeResult, e
 			out[i] = o
 		}()
 	}
+	scpu := stack.cpuSeconds()
+	self0, _ := readProc(os.Getpid())
 	close(start)
 	wg.Wait()
+	secs := scpu()
+	if self1, err := readProc(os.Getpid()); err == nil && len(stack) > 0 {
+		secs["loadgen"] = self1.CPUSecs - self0.CPUSecs
+	}
 	var lat []time.Duration
 	for _, o := range out {
 		if o.err != nil {
@@ -135,5 +149,6 @@ func runResume(ctx context.Context, servers []string, r, m int) (ResumeResult, e
 		}
 	}
 	res.Latency = percentiles(lat)
+	res.stackCPU = newStackCPU(secs, int64(r*m))
 	return res, nil
 }

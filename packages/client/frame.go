@@ -2,8 +2,11 @@ package client
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+
+	// A drop-in encoding/json at about twice its speed: a client decodes
+	// every frame, and a resuming one thousands at once.
+	"github.com/segmentio/encoding/json"
 
 	"github.com/rookery-chat/rookery/packages/protocol"
 )

@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"go.opentelemetry.io/otel"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/rookery-chat/rookery/packages/bus"
 	"github.com/rookery-chat/rookery/packages/protocol"
@@ -44,6 +45,8 @@ type Reader struct {
 	opts  Options
 	cache bus.Cache
 	store Store
+	// replays coalesces identical concurrent replays (see Replay).
+	replays singleflight.Group
 }
 
 // New returns a Reader.

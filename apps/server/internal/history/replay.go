@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,7 +36,43 @@ func (h *Reader) awaitStored(ctx context.Context, roomID string, seq int64) {
 // Replay collects the room's events in (after, upto], the newest
 // ReplayMax of them, from the cache and, for what the cache no longer holds, PostgreSQL.
 // recovered is false when there were more.
+//
+// Concurrent replays of the same room and range are read once and share
+// the result, which callers must not modify: when a server restarts, every
+// client of a busy room resumes at once from about the same place, and
+// each reading the same thousand messages from Redis and PostgreSQL for
+// itself multiplied the load by the room's size. A caller whose ctx ends
+// stops waiting; the read goes on for the others, within replayTimeout.
 func (h *Reader) Replay(ctx context.Context, roomID string, after, upto int64) ([]bus.Cached, bool, error) {
+	key := roomID + "/" + strconv.FormatInt(after, 10) + "/" + strconv.FormatInt(upto, 10)
+	ch := h.replays.DoChan(key, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replayTimeout)
+		defer cancel()
+		all, recovered, err := h.replay(rctx, roomID, after, upto)
+		return replayed{all, recovered}, err
+	})
+	select {
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, false, res.Err
+		}
+		r := res.Val.(replayed)
+		return r.msgs, r.recovered, nil
+	}
+}
+
+// replayTimeout bounds a shared replay's reads, which no single caller's
+// context ends.
+const replayTimeout = 10 * time.Second
+
+type replayed struct {
+	msgs      []bus.Cached
+	recovered bool
+}
+
+func (h *Reader) replay(ctx context.Context, roomID string, after, upto int64) ([]bus.Cached, bool, error) {
 	ctx, span := tracer.Start(ctx, "history.replay")
 	defer span.End()
 	limit := h.opts.ReplayMax
