@@ -2,8 +2,6 @@ package persist
 
 import (
 	"context"
-	"errors"
-	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -36,16 +34,22 @@ type Renewing struct {
 	closing sync.WaitGroup
 	renewed atomic.Int64 // replacements so far
 
-	mu   sync.Mutex
-	cur  Reader
-	last time.Time // the newest record's arrival, or when cur was opened
+	mu  sync.Mutex
+	cur Reader
+	// gen ends when cur is replaced, cutting short the fetches waiting on
+	// it: a stuck reader's Close may never return, nor its fetches.
+	gen    context.Context
+	endGen context.CancelFunc
+	last   time.Time // the newest record's arrival, or when cur was opened
 }
 
 var _ Source = (*Renewing)(nil)
 
 // NewRenewing opens a reader with open and returns a Source over it.
 func NewRenewing(log *slog.Logger, open func() Reader) *Renewing {
-	return &Renewing{log: log, open: open, cur: open(), last: time.Now()}
+	r := &Renewing{log: log, open: open, cur: open(), last: time.Now()}
+	r.gen, r.endGen = context.WithCancel(context.Background())
+	return r
 }
 
 func (r *Renewing) reader() Reader {
@@ -58,19 +62,24 @@ func (r *Renewing) reader() Reader {
 // because its reader was replaced goes on with the new one.
 func (r *Renewing) FetchMessage(ctx context.Context) (kafka.Message, error) {
 	for {
-		cur := r.reader()
-		m, err := cur.FetchMessage(ctx)
 		r.mu.Lock()
-		replaced := r.cur != cur
-		if err == nil && !replaced {
-			r.last = time.Now()
-		}
+		cur, gen := r.cur, r.gen
 		r.mu.Unlock()
+		fctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(gen, cancel)
+		m, err := cur.FetchMessage(fctx)
+		stop()
+		cancel()
 		switch {
 		case err == nil:
+			r.mu.Lock()
+			if r.cur == cur {
+				r.last = time.Now()
+			}
+			r.mu.Unlock()
 			return m, nil
-		case replaced && ctx.Err() == nil && errors.Is(err, io.EOF):
-			continue // kafka-go's answer to a fetch on a closed reader
+		case ctx.Err() == nil && gen.Err() != nil:
+			continue // replaced meanwhile
 		default:
 			return m, err
 		}
@@ -114,9 +123,11 @@ func (r *Renewing) Watch(ctx context.Context, period, after time.Duration, stall
 func (r *Renewing) renew(quiet time.Duration) {
 	next := r.open()
 	r.mu.Lock()
-	old := r.cur
+	old, endOld := r.cur, r.endGen
 	r.cur, r.last = next, time.Now()
+	r.gen, r.endGen = context.WithCancel(context.Background())
 	r.mu.Unlock()
+	endOld()
 	r.renewed.Add(1)
 	readerRenewals.Inc()
 	st := old.Stats()
@@ -133,7 +144,11 @@ func (r *Renewing) renew(quiet time.Duration) {
 // Close closes the current reader, then waits up to grace for replaced
 // readers still closing (a reader stuck for good is left behind).
 func (r *Renewing) Close(grace time.Duration) error {
-	err := r.reader().Close()
+	r.mu.Lock()
+	cur, end := r.cur, r.endGen
+	r.mu.Unlock()
+	defer end()
+	err := cur.Close()
 	done := make(chan struct{})
 	go func() { r.closing.Wait(); close(done) }()
 	select {

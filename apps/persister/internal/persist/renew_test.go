@@ -2,7 +2,6 @@ package persist
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -13,8 +12,8 @@ import (
 )
 
 // stuckReader is an in-process stand-in for a kafka-go reader, for the
-// replacement logic only: its fetch waits until the reader is closed (then
-// answers io.EOF, as kafka-go does) unless it holds records.
+// replacement logic only: unless it holds records its fetch waits for its
+// context, even once the reader is closed (the worst a stuck client can do).
 type stuckReader struct {
 	records chan kafka.Message
 	closed  chan struct{}
@@ -34,8 +33,6 @@ func (r *stuckReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
 	select {
 	case m := <-r.records:
 		return m, nil
-	case <-r.closed:
-		return kafka.Message{}, io.EOF
 	case <-ctx.Done():
 		return kafka.Message{}, ctx.Err()
 	}
@@ -67,13 +64,20 @@ func TestRenewingReplacesAStalledReader(t *testing.T) {
 	fresh := newStuckReader(kafka.Message{Offset: 7})
 	readers := []*stuckReader{stuck, fresh}
 	var opened atomic.Int64
-	r := NewRenewing(slog.New(slog.DiscardHandler), func() Reader { return readers[opened.Add(1)-1] })
+	r := NewRenewing(slog.New(slog.DiscardHandler), func() Reader {
+		if i := opened.Add(1) - 1; i < int64(len(readers)) {
+			return readers[i]
+		}
+		return newStuckReader()
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// The watch's verdict: records are due, once.
 	var stalled atomic.Bool
+	once := func() bool { return stalled.CompareAndSwap(true, false) }
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
-	go func() { defer close(watched); r.Watch(wctx, 5*time.Millisecond, 50*time.Millisecond, stalled.Load) }()
+	go func() { defer close(watched); r.Watch(wctx, 5*time.Millisecond, 50*time.Millisecond, once) }()
 	defer func() { stopWatch(); <-watched }()
 
 	fetched := make(chan kafka.Message, 1)
@@ -102,7 +106,6 @@ func TestRenewingReplacesAStalledReader(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the fetch never moved to a new reader")
 	}
-	stalled.Store(false)
 	if !stuck.isClosed() || r.Renewals() != 1 {
 		t.Fatalf("old reader closed %v, renewals %d", stuck.isClosed(), r.Renewals())
 	}
