@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -24,9 +25,11 @@ type LagWatcher struct {
 	lag    atomic.Int64 // -1: unknown
 	report func(int64)
 	// moved is when the group's committed offsets last changed (unix ns),
-	// or when the watcher started; committed is their last sum.
+	// or when the watcher started; committed is their last sum, once
+	// measured.
 	moved     atomic.Int64
 	committed int64
+	measured  bool
 }
 
 // NewLagWatcher returns a watcher of group's lag on topic; report (a
@@ -90,27 +93,32 @@ func (w *LagWatcher) measure(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if done.Error != nil {
-		return 0, done.Error
-	}
 	committed := map[int]int64{}
-	for _, p := range done.Topics[w.topic] {
-		committed[p.Partition] = p.CommittedOffset
+	switch {
+	case errors.Is(done.Error, kafka.GroupIdNotFound):
+		// Not joined yet (some brokers say so, Kafka answers -1s): it
+		// committed nothing, and its backlog is the whole topic.
+	case done.Error != nil:
+		return 0, done.Error
+	default:
+		for _, p := range done.Topics[w.topic] {
+			committed[p.Partition] = p.CommittedOffset
+		}
 	}
 	var lag, sum int64
 	for _, c := range committed {
-		sum += c
+		sum += max(c, 0) // -1: nothing committed, as for a group not joined
 	}
-	if sum != w.committed { // only Run's goroutine measures
-		w.committed = sum
+	if w.measured && sum != w.committed { // only Run's goroutine measures
 		w.moved.Store(time.Now().UnixNano())
 	}
+	w.committed, w.measured = sum, true
 	for _, p := range ends.Topics[w.topic] {
 		if p.Error != nil {
 			return 0, p.Error
 		}
-		c := committed[p.Partition]
-		if c < 0 {
+		c, ok := committed[p.Partition]
+		if !ok || c < 0 {
 			c = p.FirstOffset // nothing committed yet: the reader starts at the first offset
 		}
 		lag += max(0, p.LastOffset-c)

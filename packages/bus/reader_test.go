@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -83,4 +84,49 @@ func fetch(ctx context.Context, t *testing.T, r *kafka.Reader) string {
 		t.Fatalf("fetch: %v", err)
 	}
 	return string(m.Value)
+}
+
+// The lag watcher measures a group's backlog from the broker, also before
+// any member joined (the whole topic: the persister's stall detection must
+// see a member stuck before joining), and Moved changes only when some
+// member commits: records waiting do not move it.
+func TestLagWatcherSeesBacklogAndCommits(t *testing.T) {
+	ctx := testenv.Ctx(t)
+	brokers, topic := testenv.Kafka(t, 2)
+	k := bus.PlainKafka(strings.Split(brokers, ","))
+	group := testenv.Name("g-")
+	w := bus.NewLagWatcher(slog.New(slog.DiscardHandler), k.Client(5*time.Second), group, topic, func(int64) {})
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(wctx, 20*time.Millisecond) }()
+	t.Cleanup(func() { stop(); <-done })
+	started := w.Moved()
+
+	produce(ctx, t, brokers, topic, 1, "waiting")
+	waitFor(t, func() string { return fmt.Sprintf("a lag of 1 (lag %d)", w.Lag()) }, func() bool { return w.Lag() == 1 })
+	if !w.Moved().Equal(started) {
+		t.Fatal("Moved changed with nothing committed")
+	}
+	r := k.GroupReader(slog.New(slog.DiscardHandler), bus.GroupReaderConfig{Group: group, Topic: topic, MaxBytes: 1 << 20, QueueCapacity: 10})
+	t.Cleanup(func() { _ = r.Close() })
+	m, err := r.FetchMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CommitMessages(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() string { return fmt.Sprintf("no lag (lag %d) and Moved past its start", w.Lag()) }, func() bool { return w.Lag() == 0 && w.Moved().After(started) })
+}
+
+// waitFor polls cond until it holds, failing the test after 20 s.
+func waitFor(t *testing.T, what func() string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 20 s: %s", what())
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
+	}
 }
