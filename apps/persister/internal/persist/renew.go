@@ -130,11 +130,13 @@ func (r *Renewing) renew(quiet time.Duration) {
 	endOld()
 	r.renewed.Add(1)
 	readerRenewals.Inc()
-	st := old.Stats()
-	r.log.Warn("consumer stalled with a backlog; replacing the Kafka reader",
-		"quiet", quiet.Round(time.Second), "partition", st.Partition, "offset", st.Offset,
-		"reader_lag", st.Lag, "rebalances", st.Rebalances, "errors", st.Errors)
+	r.log.Warn("consumer stalled with a backlog; replacing the Kafka reader", "quiet", quiet.Round(time.Second))
+	// The old reader's figures and Close on a goroutine of their own: a
+	// stuck reader may block either, and the watch must go on.
 	r.closing.Go(func() {
+		st := old.Stats()
+		r.log.Warn("the replaced Kafka reader", "partition", st.Partition, "offset", st.Offset,
+			"reader_lag", st.Lag, "rebalances", st.Rebalances, "errors", st.Errors, "fetches", st.Fetches)
 		if err := old.Close(); err != nil {
 			r.log.Warn("closing the replaced Kafka reader", "err", err)
 		}
