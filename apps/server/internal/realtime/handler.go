@@ -179,7 +179,7 @@ func (h *Hub) handleFrame(c *client, text bool, data []byte) bool {
 	case protocol.TypeSend, protocol.TypeSubscribe, protocol.TypeEdit, protocol.TypeDelete, protocol.TypeReact:
 		select {
 		case h.slow <- struct{}{}:
-			h.goWork(func() {
+			h.spares.Go(func() {
 				defer func() { <-h.slow }()
 				h.dispatch(c, f)
 				c.Next()

@@ -113,6 +113,7 @@ type Hub struct {
 	presence *presence
 	addrs    *ratelimit.Concurrent // open connections per client address
 	slow     chan struct{}         // slots of slow requests run off the readers
+	spares   *spares               // the goroutines those requests run on
 
 	ctx    context.Context // ends at Close; parent of every goroutine's context
 	cancel context.CancelFunc
@@ -141,6 +142,7 @@ func NewHub(log *slog.Logger, opts Options, st Store, b bus.Broker, p send.Produ
 		peers:   newTTLCache[memberKey, string](time.Hour, 100_000), // a room's members never change kind
 		blocks:  newTTLCache[memberKey, bool](30*time.Second, 100_000),
 		slow:    make(chan struct{}, slowSlots), readers: readers}
+	h.spares = newSpares(10*time.Second, ctx.Done(), &h.wg)
 	h.writers = socket.NewWriters(opts.Socket)
 	opts.Send.Committed = h.announceMentions
 	h.sender = send.New(log, opts.Send, b, p, st)
