@@ -41,6 +41,7 @@ type Renewing struct {
 	gen    context.Context
 	endGen context.CancelFunc
 	last   time.Time // the newest record's arrival, or when cur was opened
+	closed bool      // Close was called: no more replacements
 }
 
 var _ Source = (*Renewing)(nil)
@@ -121,18 +122,20 @@ func (r *Renewing) Watch(ctx context.Context, period, after time.Duration, stall
 }
 
 func (r *Renewing) renew(quiet time.Duration) {
+	r.log.Warn("consumer stalled with a backlog; replacing the Kafka reader", "quiet", quiet.Round(time.Second))
 	next := r.open()
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		_ = next.Close()
+		return
+	}
 	old, endOld := r.cur, r.endGen
 	r.cur, r.last = next, time.Now()
 	r.gen, r.endGen = context.WithCancel(context.Background())
-	r.mu.Unlock()
-	endOld()
-	r.renewed.Add(1)
-	readerRenewals.Inc()
-	r.log.Warn("consumer stalled with a backlog; replacing the Kafka reader", "quiet", quiet.Round(time.Second))
 	// The old reader's figures and Close on a goroutine of their own: a
-	// stuck reader may block either, and the watch must go on.
+	// stuck reader may block either, and the watch must go on. Started
+	// under mu, so Close's wait for it cannot begin before it is counted.
 	r.closing.Go(func() {
 		st := old.Stats()
 		r.log.Warn("the replaced Kafka reader", "partition", st.Partition, "offset", st.Offset,
@@ -141,12 +144,17 @@ func (r *Renewing) renew(quiet time.Duration) {
 			r.log.Warn("closing the replaced Kafka reader", "err", err)
 		}
 	})
+	r.mu.Unlock()
+	r.renewed.Add(1)
+	readerRenewals.Inc()
+	endOld()
 }
 
 // Close closes the current reader, then waits up to grace for replaced
 // readers still closing (a reader stuck for good is left behind).
 func (r *Renewing) Close(grace time.Duration) error {
 	r.mu.Lock()
+	r.closed = true
 	cur, end := r.cur, r.endGen
 	r.mu.Unlock()
 	defer end()
