@@ -36,6 +36,9 @@ type shardedSubscriber struct {
 	mu     sync.Mutex
 	shards map[string]*shard // by master address
 	rooms  map[string]*shard
+	// confirms are closed by the confirmation (ssubscribe) of a room
+	// subscribed again after its slot moved.
+	confirms map[string]chan struct{}
 }
 
 type shard struct {
@@ -49,7 +52,7 @@ func (r *Redis) subscribeSharded(ctx context.Context, h Handler) *shardedSubscri
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	ctrl := &Subscriber{ps: r.cluster.Subscribe(ctx, r.keys.Control()), keys: r.keys, h: h, chanPfx: r.chanPrefix()}
 	return &shardedSubscriber{rdb: r.cluster, keys: r.keys, h: h, ctrl: ctrl, ctx: sctx, cancel: cancel,
-		shards: map[string]*shard{}, rooms: map[string]*shard{}}
+		shards: map[string]*shard{}, rooms: map[string]*shard{}, confirms: map[string]chan struct{}{}}
 }
 
 // Subscribe implements Subscription.
@@ -140,6 +143,7 @@ func (s *shardedSubscriber) receive(sh *shard) {
 			}
 			switch m.Kind {
 			case "ssubscribe":
+				s.confirmed(room)
 				s.h.OnSubscribed(room)
 			case "sunsubscribe":
 				s.moved(sh, room)
@@ -171,17 +175,30 @@ func (s *shardedSubscriber) moved(sh *shard, room string) {
 			// reloads the cluster's layout (lazily, in the background);
 			// subscribing before would go to the old master and be
 			// refused with MOVED.
+			//
+			// And only its confirmation counts: go-redis reloads the
+			// layout from any node, a replica that has not heard of the
+			// move included, so the subscribe may still go to the old
+			// master, which refuses it with MOVED on the subscription's
+			// connection, where nobody waits for the reply.
 			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 			err := s.awaitOwner(ctx, ch, sh.addr)
 			if err == nil {
-				err = s.Subscribe(ctx, room)
+				confirmed := s.expectConfirm(room)
+				if err = s.Subscribe(ctx, room); err == nil {
+					select {
+					case <-confirmed:
+					case <-ctx.Done():
+						err = fmt.Errorf("subscribe of %s not confirmed: %w", ch, ctx.Err())
+					}
+				}
 			}
 			cancel()
 			if err == nil || s.ctx.Err() != nil {
 				return
 			}
 			s.mu.Lock()
-			wanted := s.rooms[room] == sh
+			wanted := s.rooms[room] != nil
 			s.mu.Unlock()
 			if !wanted {
 				return // unsubscribed meanwhile
@@ -194,6 +211,29 @@ func (s *shardedSubscriber) moved(sh *shard, room string) {
 			}
 		}
 	}()
+}
+
+// expectConfirm returns a channel closed when room's next subscription is
+// confirmed.
+func (s *shardedSubscriber) expectConfirm(room string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.confirms[room]
+	if ch == nil {
+		ch = make(chan struct{})
+		s.confirms[room] = ch
+	}
+	return ch
+}
+
+// confirmed closes the channel of expectConfirm for room, if any.
+func (s *shardedSubscriber) confirmed(room string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch := s.confirms[room]; ch != nil {
+		close(ch)
+		delete(s.confirms, room)
+	}
 }
 
 // awaitOwner waits until the client's view of the cluster has channel
