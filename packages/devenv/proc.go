@@ -20,7 +20,15 @@ type Proc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
+
+	tailMu sync.Mutex
+	tail   []string // the last tailLines lines of output, oldest first
 }
+
+// tailLines is how many of its last output lines a Proc keeps, to say why
+// it exited in the error itself: a test's output is often cut to its head
+// and end, and the processes' output sits in the middle.
+const tailLines = 8
 
 // ProcSpec says how to start a Proc.
 type ProcSpec struct {
@@ -69,6 +77,7 @@ func StartProc(spec ProcSpec) (*Proc, error) {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
+			p.keep(sc.Text())
 			outMu.Lock()
 			fmt.Fprintf(out, "%-10s | %s\n", p.Name, sc.Text())
 			outMu.Unlock()
@@ -82,6 +91,25 @@ func StartProc(spec ProcSpec) (*Proc, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// keep adds line to the tail.
+func (p *Proc) keep(line string) {
+	p.tailMu.Lock()
+	defer p.tailMu.Unlock()
+	if len(p.tail) == tailLines {
+		copy(p.tail, p.tail[1:])
+		p.tail = p.tail[:tailLines-1]
+	}
+	p.tail = append(p.tail, line)
+}
+
+// Tail is the process's last lines of output, oldest first; all of them
+// once Done is closed.
+func (p *Proc) Tail() []string {
+	p.tailMu.Lock()
+	defer p.tailMu.Unlock()
+	return append([]string(nil), p.tail...)
 }
 
 // PID is the process id.
@@ -152,7 +180,7 @@ func WaitFor(ctx context.Context, p *Proc, what string, check func(context.Conte
 		case <-ctx.Done():
 			return fmt.Errorf("%s not ready: %w (last error: %v)", what, ctx.Err(), last)
 		case <-exited:
-			return fmt.Errorf("%s exited before it was ready: %v", what, p.err)
+			return fmt.Errorf("%s exited before it was ready: %v; its last output: %q", what, p.err, p.Tail())
 		case <-tick.C:
 		}
 	}
