@@ -1,10 +1,14 @@
 package testenv
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/rookery-chat/rookery/packages/devenv"
@@ -34,7 +38,8 @@ func build(t testing.TB, name, pkg string) string {
 		return p
 	}
 	if buildDir == "" {
-		d, err := os.MkdirTemp("", "rookery-apps-")
+		sweepBuildDirs()
+		d, err := os.MkdirTemp("", buildDirPrefix+strconv.Itoa(os.Getpid())+"-")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,4 +87,31 @@ func startProc(t testing.TB, spec devenv.ProcSpec) *devenv.Proc {
 func BuildDevstack(t testing.TB) string {
 	t.Helper()
 	return build(t, "devstack", "./packages/devenv/cmd/devstack")
+}
+
+// buildDirPrefix names a test process's build directory, followed by the
+// process id.
+const buildDirPrefix = "rookery-testbin-"
+
+// sweepBuildDirs removes the build directories of test processes that have
+// ended. Each process builds into its own directory (packages are tested
+// in parallel processes) and nothing runs when a test process exits, so
+// without this every run left its race-built binaries behind: some 100 MB
+// a package, tens of GB over a few days of runs, until the disk was full.
+func sweepBuildDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), buildDirPrefix+"*"))
+	for _, d := range dirs {
+		rest := strings.TrimPrefix(filepath.Base(d), buildDirPrefix)
+		pid, err := strconv.Atoi(rest[:max(strings.IndexByte(rest, '-'), 0)])
+		if err != nil || pid == os.Getpid() || alive(pid) {
+			continue
+		}
+		_ = os.RemoveAll(d)
+	}
+}
+
+// alive says whether a process with that id exists.
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
