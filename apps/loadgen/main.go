@@ -99,7 +99,7 @@ func run(ctx context.Context, scenario string, args []string) error {
 	pids := fs.String("pids", "", "server PIDs for CPU and RSS, comma-separated")
 	c := fs.Int("c", 1000, "clients (subscribers, connections)")
 	p := fs.Int("p", 20, "publishers (fanout)")
-	rooms := fs.Int("rooms", 100, "rooms (rooms)")
+	rooms := fs.Int("rooms", 100, "rooms (rooms; persist: rooms the messages are spread over, 1 unless given)")
 	rate := fs.Float64("rate", 50, "messages per second in total")
 	dur := fs.Duration("d", 20*time.Second, "duration of sending")
 	dbURL := fs.String("db", os.Getenv("DATABASE_URL"), "PostgreSQL URL (persist)")
@@ -159,7 +159,15 @@ func run(ctx context.Context, scenario string, args []string) error {
 	case "idle":
 		res, err = runIdle(ctx, srv, *c, pidList(*pids))
 	case "persist":
-		res, err = runPersist(ctx, persistOpts{dbURL: *dbURL, brokers: *brokers, bin: *bin, n: *n, baseline: *baseline})
+		// -rooms means 1 here unless given: the standard figure is one
+		// busy room.
+		prooms := 1
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "rooms" {
+				prooms = *rooms
+			}
+		})
+		res, err = runPersist(ctx, persistOpts{dbURL: *dbURL, brokers: *brokers, bin: *bin, n: *n, baseline: *baseline, rooms: prooms})
 	case "search":
 		res, err = runSearch(ctx, srv[0], *dbURL, *n, *queries)
 	case "resume":
@@ -214,7 +222,7 @@ func printTable(res any) {
 			fmt.Printf("        %-28s p50 %6.1f p95 %6.1f p99 %6.1f ms, %.1f results\n", k, p.P50, p.P95, p.P99, r.MeanHits[k])
 		}
 	case PersistResult:
-		fmt.Printf("persist n=%d | persister %.0f rows/s (%.2fs, %.2f CPU s) | baseline %.0f rows/s | %.1fx\n",
-			r.Messages, r.PersisterRate, r.PersisterSecs, r.PersisterCPU, r.BaselineRate, r.Speedup)
+		fmt.Printf("persist n=%d rooms=%d | persister %.0f rows/s (%.2fs, %.2f CPU s) | baseline %.0f rows/s | %.1fx\n",
+			r.Messages, r.Rooms, r.PersisterRate, r.PersisterSecs, r.PersisterCPU, r.BaselineRate, r.Speedup)
 	}
 }
