@@ -199,6 +199,9 @@ func (s *shardedSubscriber) moved(sh *shard, room string) {
 			}
 			s.mu.Lock()
 			wanted := s.rooms[room] != nil
+			if !wanted {
+				delete(s.confirms, room) // nobody waits for it any more
+			}
 			s.mu.Unlock()
 			if !wanted {
 				return // unsubscribed meanwhile
