@@ -131,9 +131,13 @@ func runPersist(ctx context.Context, o persistOpts) (PersistResult, error) {
 		// same two cores. A room is on one partition, stored in seq
 		// order, so when the last seqs add up to n all n are stored; a
 		// count confirms it once.
-		var last int64
-		if err := pool.QueryRow(ctx, `SELECT coalesce(sum(last_seq), 0) FROM rooms WHERE id = ANY($1)`, rooms).Scan(&last); err != nil {
+		positions, err := q.RoomPositions(ctx, rooms)
+		if err != nil {
 			return res, err
+		}
+		var last int64
+		for _, p := range positions {
+			last += p.LastSeq
 		}
 		if last > 0 && first.IsZero() {
 			first = time.Now()
@@ -144,8 +148,12 @@ func runPersist(ctx context.Context, o persistOpts) (PersistResult, error) {
 				res.PersisterCPU = ps.CPUSecs
 			}
 			var n int64
-			if err := pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE room_id = ANY($1)`, rooms).Scan(&n); err != nil {
-				return res, err
+			for _, r := range rooms {
+				c, err := q.CountMessages(ctx, r)
+				if err != nil {
+					return res, err
+				}
+				n += c
 			}
 			if n != int64(o.n) {
 				return res, fmt.Errorf("the rooms' last seqs add up to %d but they hold %d messages, not %d", last, n, o.n)
