@@ -60,7 +60,7 @@ func run(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	// The reader's own queue is bounded; a backlog waits in Kafka.
 	reader := persist.NewRenewing(log, func() persist.Reader {
 		return kfk.GroupReader(log, bus.GroupReaderConfig{Group: cfg.KafkaGroup, Topic: cfg.KafkaTopic,
-			MaxBytes: 16 << 20, QueueCapacity: max(cfg.BatchSize, 100)})
+			MaxBytes: 16 << 20, QueueCapacity: max(cfg.BatchSize, 100), MinBytes: cfg.FetchMinBytes})
 	})
 	lag := bus.NewLagWatcher(log, kfk.Client(5*time.Second), cfg.KafkaGroup, cfg.KafkaTopic, persist.ReportLag)
 	dlq := &kafka.Writer{Addr: kafka.TCP(cfg.KafkaBrokers...), Topic: cfg.DeadLetterTopic,

@@ -17,7 +17,27 @@ type GroupReaderConfig struct {
 	// MaxBytes bounds one fetch; QueueCapacity the records the reader
 	// holds ahead of its consumer (a backlog waits in Kafka).
 	MaxBytes, QueueCapacity int
+	// MinBytes is what a fetch waits for, up to FetchWait, before the
+	// broker answers (at least 1). Above 1, a consumer that is not latency
+	// bound (the persister) gets many records per fetch at moderate rates
+	// instead of one fetch, and one wake-up of itself and of the broker,
+	// per record.
+	MinBytes int
 }
+
+// FetchWait is how long the broker holds a fetch that has less than
+// MinBytes to give: the most a record waits in the broker for its
+// consumer, and how often an idle partition is polled.
+const FetchWait = 250 * time.Millisecond
+
+// fetchDeadline is the reader's own deadline for a fetch's answer:
+// kafka-go asks the broker to answer within MaxWait less one second
+// (its assumed round trip, for MaxWait of a second or more), and gives
+// up on the connection at MaxWait. With MaxWait set to FetchWait (250 ms)
+// it kept only 62 ms for the answer, and a broker late by that much on
+// busy cores made the reader drop the connection ("i/o timeout") and
+// dial again; this keeps a second.
+const fetchDeadline = FetchWait + time.Second
 
 // GroupReader is a consumer-group reader of cfg.Topic. Offsets are
 // committed by the caller only (after the work is done), and a new group
@@ -37,9 +57,9 @@ func (k *Kafka) GroupReader(log *slog.Logger, cfg GroupReaderConfig) *kafka.Read
 		Dialer:         k.Dialer(),
 		GroupID:        cfg.Group,
 		Topic:          cfg.Topic,
-		MinBytes:       1,
+		MinBytes:       max(cfg.MinBytes, 1),
 		MaxBytes:       cfg.MaxBytes,
-		MaxWait:        250 * time.Millisecond,
+		MaxWait:        fetchDeadline,
 		CommitInterval: 0, // explicit commits only
 		StartOffset:    kafka.FirstOffset,
 		QueueCapacity:  cfg.QueueCapacity,

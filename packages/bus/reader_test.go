@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/rookery-chat/rookery/packages/bus"
+	"github.com/rookery-chat/rookery/packages/devenv"
 	"github.com/rookery-chat/rookery/packages/devenv/testenv"
 )
 
@@ -129,4 +131,71 @@ func waitFor(t *testing.T, what func() string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
 	}
+}
+
+// A broker that stalls for less than a second (a GC pause, busy cores)
+// answers a parked fetch late; the reader must wait for it instead of
+// dropping the connection ("i/o timeout") and dialling again. With MinBytes
+// above the one record in the partition, the record still comes, within
+// the broker's FetchWait.
+func TestGroupReaderOutlastsShortBrokerStalls(t *testing.T) {
+	ctx := testenv.Ctx(t)
+	k := testenv.StartKafkaProc(t)
+	topic := testenv.Name("t-")
+	if err := devenv.CreateTopic(ctx, k.Brokers(), topic, 1); err != nil {
+		t.Fatal(err)
+	}
+	warnings := &warnLog{}
+	r := bus.PlainKafka([]string{k.Brokers()}).GroupReader(slog.New(warnings), bus.GroupReaderConfig{
+		Group: testenv.Name("g-"), Topic: topic, MaxBytes: 1 << 20, QueueCapacity: 10, MinBytes: 64 << 10})
+	t.Cleanup(func() { _ = r.Close() })
+
+	produce(ctx, t, k.Brokers(), topic, 0, "first")
+	if got := fetch(ctx, t, r); got != "first" {
+		t.Fatalf("read %q", got)
+	}
+	// The partition is now empty: every fetch parks in the broker for
+	// FetchWait. A stall longer than the old margin (62 ms) but shorter than
+	// a second, repeated, lands in the middle of several parked fetches.
+	for range 5 {
+		k.Stall()
+		time.Sleep(400 * time.Millisecond) // the fault's length, not a wait for a condition
+		k.Resume()
+		time.Sleep(300 * time.Millisecond) // a fetch parks between stalls
+	}
+	produce(ctx, t, k.Brokers(), topic, 0, "after the stalls")
+	if got := fetch(ctx, t, r); got != "after the stalls" {
+		t.Fatalf("read %q", got)
+	}
+	if w := warnings.matching("timeout"); len(w) > 0 {
+		t.Fatalf("the reader dropped its connection %d times during short stalls: %s", len(w), w[0])
+	}
+}
+
+// warnLog keeps the messages logged at warn or above.
+type warnLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnLog) WithAttrs([]slog.Attr) slog.Handler           { return w }
+func (w *warnLog) WithGroup(string) slog.Handler                { return w }
+func (w *warnLog) Handle(_ context.Context, r slog.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, r.Message)
+	return nil
+}
+
+func (w *warnLog) matching(s string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for _, m := range w.msgs {
+		if strings.Contains(m, s) {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -27,6 +27,9 @@ type Config struct {
 	DeadLetterTopic  string   `env:"KAFKA_DLQ_TOPIC" envDefault:"chat.messages.dlq"`
 	KafkaPartitions  int      `env:"KAFKA_PARTITIONS" envDefault:"8"`
 	KafkaCreateTopic bool     `env:"KAFKA_CREATE_TOPIC" envDefault:"true"`
+	// FetchMinBytes is what a fetch waits for (up to bus.FetchWait)
+	// before the broker answers: fewer, fuller fetches at moderate rates.
+	FetchMinBytes int `env:"KAFKA_FETCH_MIN_BYTES" envDefault:"65536"`
 	// Kafka is how the Kafka clients authenticate.
 	Kafka bus.KafkaAuth
 
@@ -43,6 +46,9 @@ func Load() (Config, error) {
 	c, err := env.ParseAs[Config]()
 	if err != nil {
 		return c, fmt.Errorf("config: %w", err)
+	}
+	if c.FetchMinBytes < 1 {
+		return c, fmt.Errorf("config: KAFKA_FETCH_MIN_BYTES must be at least 1")
 	}
 	if c.BatchSize < 1 || c.BatchTimeout <= 0 {
 		return c, fmt.Errorf("config: BATCH_SIZE and BATCH_TIMEOUT must be positive")
