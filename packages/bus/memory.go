@@ -168,7 +168,9 @@ func (m *Memory) GetRef(_ context.Context, room, user, ref string) (RefRecord, b
 // SetRef implements Sends.
 func (m *Memory) SetRef(_ context.Context, room, user, ref string, rec RefRecord, ttl time.Duration) error {
 	v := string(rec.State) + "|"
-	if rec.Event != nil {
+	if rec.State == RefDone && rec.Event != nil {
+		v += string(AckRecord(rec.Event.Ack()))
+	} else if rec.Event != nil {
 		b, err := json.Marshal(rec.Event)
 		if err != nil {
 			return fmt.Errorf("bus: set ref: %w", err)

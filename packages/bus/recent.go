@@ -54,8 +54,8 @@ return 1
 type Done struct {
 	User, Ref string
 	TTL       time.Duration
-	// Record is the event to keep in the record, as JSON; nil keeps the
-	// frame (a message's frame has every field of its event).
+	// Record is the event to keep in the record, as JSON (AckRecord: only
+	// what answering a retry needs); nil keeps the frame.
 	Record []byte
 }
 

@@ -57,6 +57,28 @@ redis.call('HSET', KEYS[4], seq, t[1] * 1000 + math.floor(t[2] / 1000) + tonumbe
 return {'N|', seq}
 `)
 
+// ackRecord is the JSON of a done record: the fields of protocol.Event
+// that its Ack reads.
+type ackRecord struct {
+	ID   string `json:"id"`
+	Room string `json:"room"`
+	Seq  int64  `json:"seq"`
+	TS   string `json:"ts"`
+	Ref  string `json:"ref"`
+}
+
+// AckRecord is what a done send record keeps: the ack, as the JSON of an
+// event whose Ack is a, and nothing else. A record lives for DEDUP_TTL
+// (a day by default) and there is one per message, so keeping the whole
+// message (a body is up to 16 KiB) would make most of Redis's memory out
+// of bodies nobody reads: a retried ref is only ever answered with its
+// ack. An event's ack names its target, so the record reads back as a
+// message with the target's id, whose Ack is the same.
+func AckRecord(a protocol.Ack) []byte {
+	b, _ := json.Marshal(ackRecord{ID: a.ID, Room: a.Room, Seq: a.Seq, TS: a.TS, Ref: a.Ref})
+	return b
+}
+
 func parseRecord(v string) (RefRecord, error) {
 	if len(v) < 2 || v[1] != '|' {
 		return RefRecord{}, fmt.Errorf("bus: malformed send record %q", v)
@@ -128,10 +150,13 @@ func (r *Redis) GetRef(ctx context.Context, room, user, ref string) (rec RefReco
 	return rec, err == nil, err
 }
 
-// SetRef stores the record of (room, user, ref) for ttl.
+// SetRef stores the record of (room, user, ref) for ttl; a done record
+// keeps only its event's ack (AckRecord).
 func (r *Redis) SetRef(ctx context.Context, room, user, ref string, rec RefRecord, ttl time.Duration) error {
 	v := []byte{byte(rec.State), '|'}
-	if rec.Event != nil {
+	if rec.State == RefDone && rec.Event != nil {
+		v = append(v, AckRecord(rec.Event.Ack())...)
+	} else if rec.Event != nil {
 		b, err := json.Marshal(rec.Event)
 		if err != nil {
 			return fmt.Errorf("bus: set ref: %w", err)

@@ -4,8 +4,8 @@ package bustest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,20 +107,34 @@ func testRefStates(t *testing.T, open Open) {
 	if rec := begin(t, b, seed, "u", draft, 0); rec.State != bus.RefDone || rec.Event.Ack() != done.Ack() {
 		t.Fatalf("done: %+v", rec)
 	}
-	// An event's record keeps the event, not its frame, whose id is the
-	// target's: the retry's ack names the target and keeps the ref.
+	// An event's record keeps its ack (AckRecord), not its frame, whose id
+	// is the target's: the retry's ack names the target and keeps the ref.
 	edit := protocol.Event{Kind: protocol.KindEdit, ID: "e", Room: "r", Ref: "edit", Target: "m", Body: "new"}
 	rec = begin(t, b, seed, "u", edit, 0)
 	if rec.State != bus.RefNew {
 		t.Fatalf("begin edit: %+v", rec)
 	}
 	edit = *rec.Event
-	record, _ := json.Marshal(edit)
+	record := bus.AckRecord(edit.Ack())
 	if err := b.Commit(ctx, "r", edit.Seq, time.Now(), edit.Frame(), &bus.Done{User: "u", Ref: "edit", TTL: time.Minute, Record: record}); err != nil {
 		t.Fatal(err)
 	}
 	if rec := begin(t, b, seed, "u", edit, 0); rec.State != bus.RefDone || rec.Event.Ack() != edit.Ack() || rec.Event.Ack().ID != "m" {
 		t.Fatalf("done edit: %+v", rec)
+	}
+	// A done record set directly keeps the ack too, and nothing more: a
+	// day of them must not hold every message's body.
+	long := protocol.Event{ID: "l", Room: "r", Seq: 1<<40 + 9, Ref: "long", TS: "2026-11-30T12:00:00.000Z",
+		Body: strings.Repeat("x", protocol.BodyMaxChars), Sender: protocol.User{ID: "u", Username: "u"}}
+	if err := b.SetRef(ctx, "r", "u", "long", bus.RefRecord{State: bus.RefDone, Event: &long}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := b.GetRef(ctx, "r", "u", "long")
+	if err != nil || !ok || got.State != bus.RefDone || got.Event == nil {
+		t.Fatalf("done record set directly: %+v %v %v", got, ok, err)
+	}
+	if got.Event.Ack() != long.Ack() || got.Event.Body != "" || got.Event.Sender.ID != "" {
+		t.Fatalf("done record set directly: ack %+v, a body of %d bytes, sender %q", got.Event.Ack(), len(got.Event.Body), got.Event.Sender.ID)
 	}
 	if got, ok, err := b.GetRef(ctx, "r", "u", "ref"); err != nil || !ok || got.State != bus.RefDone {
 		t.Fatalf("get ref: %+v %v %v", got, ok, err)

@@ -2,7 +2,6 @@ package send
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -79,11 +78,7 @@ func (s *Sender) attempt(ctx context.Context, user protocol.User, msg protocol.E
 func (s *Sender) commit(ctx context.Context, user protocol.User, msg protocol.Event, acked func(protocol.Ack)) error {
 	at, _ := protocol.ParseTime(msg.TS)
 	frame := msg.Frame()
-	done := &bus.Done{User: user.ID, Ref: msg.Ref, TTL: s.opts.DedupTTL}
-	if !msg.IsMessage() {
-		// An event's frame names its target, not itself: keep the event.
-		done.Record, _ = json.Marshal(msg)
-	}
+	done := &bus.Done{User: user.ID, Ref: msg.Ref, TTL: s.opts.DedupTTL, Record: bus.AckRecord(msg.Ack())}
 	var once sync.Once
 	fired := false
 	fire := func() { once.Do(func() { fired = true; acked(msg.Ack()) }) }
