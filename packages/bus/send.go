@@ -70,9 +70,8 @@ type ackRecord struct {
 // AckRecord is what a done send record keeps: the ack, as the JSON of an
 // event whose Ack is a, and nothing else. A record lives for DEDUP_TTL
 // (a day by default) and there is one per message, so keeping the whole
-// message (a body is up to 16 KiB) would make most of Redis's memory out
-// of bodies nobody reads: a retried ref is only ever answered with its
-// ack. An event's ack names its target, so the record reads back as a
+// message (a body is up to 16 KiB) would fill Redis with bodies nobody
+// reads: a retried ref is only ever answered with its ack. An event's ack names its target, so the record reads back as a
 // message with the target's id, whose Ack is the same.
 func AckRecord(a protocol.Ack) []byte {
 	b, _ := json.Marshal(ackRecord{ID: a.ID, Room: a.Room, Seq: a.Seq, TS: a.TS, Ref: a.Ref})
