@@ -167,18 +167,12 @@ func (m *Memory) GetRef(_ context.Context, room, user, ref string) (RefRecord, b
 
 // SetRef implements Sends.
 func (m *Memory) SetRef(_ context.Context, room, user, ref string, rec RefRecord, ttl time.Duration) error {
-	v := string(rec.State) + "|"
-	if rec.State == RefDone && rec.Event != nil {
-		v += string(AckRecord(rec.Event.Ack()))
-	} else if rec.Event != nil {
-		b, err := json.Marshal(rec.Event)
-		if err != nil {
-			return fmt.Errorf("bus: set ref: %w", err)
-		}
-		v += string(b)
+	v, err := formatRecord(rec)
+	if err != nil {
+		return err
 	}
 	m.mu.Lock()
-	m.refs[refKey(room, user, ref)] = memValue{v: v, exp: time.Now().Add(ttl)}
+	m.refs[refKey(room, user, ref)] = memValue{v: string(v), exp: time.Now().Add(ttl)}
 	m.mu.Unlock()
 	return nil
 }

@@ -78,6 +78,23 @@ func AckRecord(a protocol.Ack) []byte {
 	return b
 }
 
+// formatRecord is a send record as stored: its state, '|', and its event
+// as JSON (a done record: only the ack, AckRecord). parseRecord reads it.
+func formatRecord(rec RefRecord) ([]byte, error) {
+	v := []byte{byte(rec.State), '|'}
+	switch {
+	case rec.Event == nil:
+		return v, nil
+	case rec.State == RefDone:
+		return append(v, AckRecord(rec.Event.Ack())...), nil
+	}
+	b, err := json.Marshal(rec.Event)
+	if err != nil {
+		return nil, fmt.Errorf("bus: set ref: %w", err)
+	}
+	return append(v, b...), nil
+}
+
 func parseRecord(v string) (RefRecord, error) {
 	if len(v) < 2 || v[1] != '|' {
 		return RefRecord{}, fmt.Errorf("bus: malformed send record %q", v)
@@ -152,15 +169,9 @@ func (r *Redis) GetRef(ctx context.Context, room, user, ref string) (rec RefReco
 // SetRef stores the record of (room, user, ref) for ttl; a done record
 // keeps only its event's ack (AckRecord).
 func (r *Redis) SetRef(ctx context.Context, room, user, ref string, rec RefRecord, ttl time.Duration) error {
-	v := []byte{byte(rec.State), '|'}
-	if rec.State == RefDone && rec.Event != nil {
-		v = append(v, AckRecord(rec.Event.Ack())...)
-	} else if rec.Event != nil {
-		b, err := json.Marshal(rec.Event)
-		if err != nil {
-			return fmt.Errorf("bus: set ref: %w", err)
-		}
-		v = append(v, b...)
+	v, err := formatRecord(rec)
+	if err != nil {
+		return err
 	}
 	if err := r.rdb.Set(ctx, r.keys.Dedup(room, user, ref), v, ttl).Err(); err != nil {
 		return unavailable("set ref", err)
