@@ -118,12 +118,8 @@ func runResume(ctx context.Context, servers []string, r, m int, stack roles) (Re
 			defer wg.Done()
 			<-start
 			t0 := time.Now()
-			replay, sub, err := conns[i].Subscribe(ctx, room.ID, &after)
-			o := outcome{d: time.Since(t0), got: len(replay), ordered: true, recovered: sub.Recovered, err: err}
-			for j := 1; j < len(replay); j++ {
-				o.ordered = o.ordered && replay[j].Seq > replay[j-1].Seq
-			}
-			out[i] = o
+			rp, err := resumeScan(ctx, conns[i].WebSocket(), room.ID, after)
+			out[i] = outcome{d: time.Since(t0), got: rp.got, ordered: rp.ordered, recovered: rp.subscribed.Recovered, err: err}
 		}()
 	}
 	scpu := stack.cpuSeconds()

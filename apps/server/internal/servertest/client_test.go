@@ -57,6 +57,27 @@ func (b *inbox) await(t *testing.T, n int) []int64 {
 	}
 }
 
+// annAndBob signs up ann (through annURL) and bob (through bobURL), and
+// has ann create a public room that bob joins.
+func annAndBob(ctx context.Context, t *testing.T, annURL, bobURL, name string) (ann, bob *client.Client, room protocol.Room) {
+	t.Helper()
+	ann, bob = client.New(annURL), client.New(bobURL)
+	if _, err := ann.Signup(ctx, "ann", "password-ann"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Signup(ctx, "bob", "password-bob"); err != nil {
+		t.Fatal(err)
+	}
+	room, err := ann.CreateRoom(ctx, name, protocol.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Join(ctx, room.ID); err != nil {
+		t.Fatal(err)
+	}
+	return ann, bob, room
+}
+
 // TestClientSDK: the Go client of the contract creates accounts and rooms,
 // sends with refs (a retried ref is one message), and a Session resumed on
 // another server after its connection died hands over every message
@@ -67,22 +88,9 @@ func TestClientSDK(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*servertest.Timeout)
 	defer cancel()
 
-	ann, bob := client.New(s1.URL), client.New(s2.URL)
-	if _, err := ann.Signup(ctx, "ann", "password-ann"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.Signup(ctx, "bob", "password-bob"); err != nil {
-		t.Fatal(err)
-	}
+	ann, bob, room := annAndBob(ctx, t, s1.URL, s2.URL, "sdk")
 	if _, err := bob.Signup(ctx, "bob", "password-bob"); !client.IsCode(err, protocol.CodeConflict) {
 		t.Fatalf("second signup: %v", err)
-	}
-	room, err := ann.CreateRoom(ctx, "sdk", protocol.Public)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.Join(ctx, room.ID); err != nil {
-		t.Fatal(err)
 	}
 
 	annConn, err := client.Dial(ctx, s1.URL, ann.Token)
@@ -222,5 +230,54 @@ func TestClientSDKEvents(t *testing.T) {
 	defer mu.Unlock()
 	if got := fmt.Sprint(kinds); got != "[edit reaction delete]" {
 		t.Fatalf("replayed: %s", got)
+	}
+}
+
+// TestClientConnReplay: Conn.Subscribe with after_seq returns every missed
+// message whole and in order. It reads frames into one reused buffer, so a
+// decoded message that kept a reference into it would show a later frame's
+// bytes: the bodies alternate long and short to make that visible.
+func TestClientConnReplay(t *testing.T) {
+	c := servertest.NewCluster(t)
+	s1 := c.Start(t, "s1")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*servertest.Timeout)
+	defer cancel()
+
+	ann, bob, room := annAndBob(ctx, t, s1.URL, s1.URL, "replay")
+	annConn, err := client.Dial(ctx, s1.URL, ann.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := client.NewSession(annConn, nil, nil)
+	defer sender.Close()
+	var bodies []string
+	for i := range 20 {
+		body := fmt.Sprintf("short %d", i)
+		if i%2 == 0 {
+			body = fmt.Sprintf("long %d %0*d", i, 3000, i)
+		}
+		if _, err := sender.SendRetry(ctx, room.ID, fmt.Sprintf("r%d", i), body); err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, body)
+	}
+
+	conn, err := client.Dial(ctx, s1.URL, bob.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	after := int64(0)
+	replay, sub, err := conn.Subscribe(ctx, room.ID, &after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(replay) != len(bodies) || sub.LastSeq != replay[len(replay)-1].Seq {
+		t.Fatalf("replayed %d of %d, subscribed at %d", len(replay), len(bodies), sub.LastSeq)
+	}
+	for i, m := range replay {
+		if m.Body != bodies[i] || m.Room != room.ID || (i > 0 && m.Seq <= replay[i-1].Seq) {
+			t.Fatalf("message %d: seq %d, body %.20q, want %.20q", i, m.Seq, m.Body, bodies[i])
+		}
 	}
 }
