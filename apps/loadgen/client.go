@@ -39,7 +39,7 @@ func join(ctx context.Context, base, token, room string) error {
 // read the socket itself: the load generator must cost less than what it
 // measures.
 func dial(ctx context.Context, base, token string) (*websocket.Conn, error) {
-	c, err := client.Dial(ctx, base, token)
+	c, err := client.Dial(ctx, base, token, client.Options{Dialer: dialer(base)})
 	if err != nil {
 		return nil, err
 	}
