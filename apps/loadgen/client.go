@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -51,5 +52,18 @@ func subscribe(c *websocket.Conn, room string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, _, err := client.Open(c).Subscribe(ctx, room, nil)
+	return err
+}
+
+// readMessage reads the next message into buf, reusing its memory: a
+// reader that allocated per message would make the load generator, not
+// the servers, the slowest part of a burst.
+func readMessage(c *websocket.Conn, buf *bytes.Buffer) error {
+	_, r, err := c.NextReader()
+	if err != nil {
+		return err
+	}
+	buf.Reset()
+	_, err = buf.ReadFrom(r)
 	return err
 }

@@ -168,12 +168,7 @@ func runFanout(ctx context.Context, o fanoutOpts) (FanoutResult, error) {
 			var mine []time.Duration
 			defer func() { lat.merge(mine) }()
 			for {
-				_, r, err := c.NextReader()
-				if err == nil {
-					buf.Reset()
-					_, err = buf.ReadFrom(r)
-				}
-				if err != nil {
+				if err := readMessage(c, &buf); err != nil {
 					if ce, ok := err.(*websocket.CloseError); ok && ce.Code != websocket.CloseNormalClosure {
 						closed.Add(1)
 					}

@@ -48,12 +48,7 @@ func resumeScan(ctx context.Context, ws *websocket.Conn, room string, after int6
 	var buf bytes.Buffer
 	last := after
 	for {
-		_, r, err := ws.NextReader()
-		if err == nil {
-			buf.Reset()
-			_, err = buf.ReadFrom(r)
-		}
-		if err != nil {
+		if err := readMessage(ws, &buf); err != nil {
 			return out, err
 		}
 		f := buf.Bytes()
