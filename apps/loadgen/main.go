@@ -9,7 +9,7 @@
 //	loadgen density -servers URL[,SETUP_URL] -pids PID -c 10000 -rooms 1000 [-per-proc 9000]
 //	loadgen persist -db URL -brokers HOST:PORT -persister PATH -n 200000
 //	loadgen search -servers URL -db URL -n 1000000 -queries 100
-//	loadgen resume -servers URL,URL -c 100 -n 1000
+//	loadgen resume -servers URL,URL -c 100 -n 1000 [-batch=false]
 //	loadgen bench   [-runs 3]   the standard set against `go tool task dev`
 //	loadgen chaos   [-short] [-faults 1,2] [-redis cluster] [-v]   the fault suite, on clusters of its own
 //	loadgen scale   [-c 5000] [-rooms 500] [-rate 500] [-d 30s]   2 servers on one Redis against 4 on a Redis Cluster, on stacks of its own
@@ -109,6 +109,7 @@ func run(ctx context.Context, scenario string, args []string) error {
 	n := fs.Int("n", 200000, "messages (persist)")
 	baseline := fs.Int("baseline", 20000, "rows for the one-INSERT-per-row baseline (persist)")
 	queries := fs.Int("queries", 100, "queries of each kind (search)")
+	batch := fs.Bool("batch", true, "resume: ask for the replay in replay frames (a contract addition); -batch=false for one frame per message")
 	runs := fs.Int("runs", 1, "repetitions (bench); the table shows medians")
 	perProc := fs.Int("per-proc", 9000, "connections per connecting process (density; a process may hold only so many files)")
 	envPath := fs.String("env", ".data/dev.env", "the local cluster's env file: bench reads the servers from it; bench, rooms and fanout the PIDs of every process, for the CPU of the whole stack")
@@ -171,7 +172,7 @@ func run(ctx context.Context, scenario string, args []string) error {
 	case "search":
 		res, err = runSearch(ctx, srv[0], *dbURL, *n, *queries)
 	case "resume":
-		res, err = runResume(ctx, srv, *c, *n, stack)
+		res, err = runResume(ctx, srv, *c, *n, *batch, stack)
 	case "webhooks":
 		res, err = runWebhooks(ctx, srv[0], *dbURL, *serverBin, *n, *rate)
 	default:
@@ -211,8 +212,12 @@ func printTable(res any) {
 		fmt.Printf("webhooks %d published at %.0f/s, %d delivered (in seq order: %v, repeats %d, bad signatures %d) | publish -> webhook p50 %.1f p95 %.1f p99 %.1f max %.1f ms | publish p50 %.1f p99 %.1f ms\n",
 			r.Published, r.Rate, r.Delivered, r.InOrder, r.Repeats, r.BadSigs, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.PublishLat.P50, r.PublishLat.P99)
 	case ResumeResult:
-		fmt.Printf("resume  %d subscribers resume %d missed messages at once | subscribe -> subscribed p50 %.1f p95 %.1f p99 %.1f max %.1f ms | complete %d, recovered %d, errors %d\n",
-			r.Resumers, r.Missed, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.Complete, r.Recovered, r.Errors)
+		how := "one frame each"
+		if r.Batched {
+			how = "batched"
+		}
+		fmt.Printf("resume  %d subscribers resume %d missed messages at once (%s) | subscribe -> subscribed p50 %.1f p95 %.1f p99 %.1f max %.1f ms | complete %d, recovered %d, errors %d\n",
+			r.Resumers, r.Missed, how, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.Complete, r.Recovered, r.Errors)
 		fmt.Printf("        %s (per replayed frame; the load generator's own as loadgen)\n", r.stackCPU)
 	case SearchResult:
 		fmt.Printf("search  corpus %d messages in %d rooms (%d rows stored), member of %d | %d queries: p50 %.1f p95 %.1f p99 %.1f max %.1f ms | errors %d\n",

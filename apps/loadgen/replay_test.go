@@ -20,9 +20,46 @@ func TestMessageSeq(t *testing.T) {
 	if _, in, err := messageSeq(f, []byte(`"room":"room-b",`)); err != nil || in {
 		t.Fatalf("another room's frame counted (%v, %v)", in, err)
 	}
+	// The fast path reads the server's layout alike, and gives up on others.
+	if seq, in, ok := fastSeq(f, mark); !ok || seq != 1234 || !in {
+		t.Fatalf("fast: seq %d, in room %v, ok %v from %s", seq, in, ok, f)
+	}
+	if _, in, ok := fastSeq(f, []byte(`"room":"room-b",`)); !ok || in {
+		t.Fatalf("fast: another room's frame counted (%v, %v)", in, ok)
+	}
+	for _, other := range []string{`{"type":"message","room":"room-a","id":"x","seq":5}`, `{"type":"message","id":"x","room":"room-a","seq":5x}`,
+		`{"type":"message","id":"x","room":"room-a","seq":`} {
+		if _, _, ok := fastSeq([]byte(other), mark); ok {
+			t.Fatalf("fast path took %s", other)
+		}
+	}
 	for _, bad := range []string{`{"type":"message","room":"room-a"}`, `{"type":"message","room":"room-a","seq":x1}`} {
 		if _, _, err := messageSeq([]byte(bad), mark); err == nil {
 			t.Fatalf("%s: no error", bad)
+		}
+	}
+}
+
+// TestFastSubscribed: the scan of a subscribed frame reads what decoding
+// it does, and leaves other layouts to the decoder.
+func TestFastSubscribed(t *testing.T) {
+	mark := []byte(`{"type":"subscribed","room":"room-a","last_seq":`)
+	for _, rec := range []bool{true, false} {
+		f := protocol.Encode(protocol.Subscribed{Type: protocol.TypeSubscribed, Room: "room-a", LastSeq: 1234, Recovered: rec,
+			Online: []protocol.User{{ID: "u", Username: "ann"}}})
+		want, err := decodeSubscribed(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := fastSubscribed(f, mark); !ok || got.Room != want.Room || got.LastSeq != want.LastSeq ||
+			got.Recovered != want.Recovered || got.Recovered != rec || got.LastSeq != 1234 {
+			t.Fatalf("fast %+v (ok %v), decoded %+v", got, ok, want)
+		}
+	}
+	for _, other := range []string{`{"type":"subscribed","room":"room-b","last_seq":5,"recovered":true}`,
+		`{"type":"subscribed","room":"room-a","last_seq":5,"online":[],"recovered":true}`, `{"type":"subscribed","room":"room-a","last_seq":x}`} {
+		if _, ok := fastSubscribed([]byte(other), mark); ok {
+			t.Fatalf("fast path took %s", other)
 		}
 	}
 }

@@ -18,6 +18,7 @@ type ResumeResult struct {
 	Scenario  string      `json:"scenario"`
 	Resumers  int         `json:"resumers"`
 	Missed    int         `json:"missed"`
+	Batched   bool        `json:"batched"`    // the replay asked for in replay frames
 	Latency   Percentiles `json:"latency_ms"` // subscribe -> subscribed, replay included
 	Complete  int         `json:"complete"`   // resumers that got every missed message, in order
 	Recovered int         `json:"recovered"`  // subscribed frames with recovered:true
@@ -31,8 +32,8 @@ type ResumeResult struct {
 // messages are sent (by 50 senders, within the per-user send limit); then
 // all r reconnect, over the servers in turn, and subscribe with after_seq
 // at the same moment.
-func runResume(ctx context.Context, servers []string, r, m int, stack roles) (ResumeResult, error) {
-	res := ResumeResult{Scenario: "resume", Resumers: r, Missed: m}
+func runResume(ctx context.Context, servers []string, r, m int, batch bool, stack roles) (ResumeResult, error) {
+	res := ResumeResult{Scenario: "resume", Resumers: r, Missed: m, Batched: batch}
 	tag := fmt.Sprint(time.Now().UnixNano() % 1e9)
 	owner, err := account(ctx, servers[0], "lgr-owner-"+tag)
 	if err != nil {
@@ -116,9 +117,10 @@ func runResume(ctx context.Context, servers []string, r, m int, stack roles) (Re
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			buf := readBuffer(batch)
 			<-start
 			t0 := time.Now()
-			rp, err := resumeScan(ctx, conns[i].WebSocket(), room.ID, after)
+			rp, err := resumeScan(ctx, conns[i].WebSocket(), room.ID, after, batch, buf)
 			out[i] = outcome{d: time.Since(t0), got: rp.got, ordered: rp.ordered, recovered: rp.subscribed.Recovered, err: err}
 		}()
 	}
@@ -126,8 +128,11 @@ func runResume(ctx context.Context, servers []string, r, m int, stack roles) (Re
 	self0, _ := readProc(os.Getpid())
 	close(start)
 	wg.Wait()
+	// Its own first: reading every other process's CPU from /proc is work
+	// of its own that is not the replay's.
+	self1, err := readProc(os.Getpid())
 	secs := scpu()
-	if self1, err := readProc(os.Getpid()); err == nil && len(stack) > 0 {
+	if err == nil && len(stack) > 0 {
 		secs["loadgen"] = self1.CPUSecs - self0.CPUSecs
 	}
 	var lat []time.Duration

@@ -31,8 +31,10 @@ type Conn struct {
 }
 
 // rbufKeep bounds the read buffer kept between messages: one huge message
-// does not pin its size for the life of the connection.
-const rbufKeep = 64 << 10
+// does not pin its size for the life of the connection. It holds a replay
+// frame (protocol.ReplayBatchBytes) with the room to grow that reading
+// one needs.
+const rbufKeep = 2 * protocol.ReplayBatchBytes
 
 // Options tune Dial.
 type Options struct {
@@ -147,7 +149,8 @@ func CloseCode(err error) int {
 
 // Subscribe subscribes to room, resuming after seq when after is not nil,
 // and reads up to the subscribed frame, returning the replayed messages
-// (oldest first) and the subscribed frame. For a Conn read by this
+// (oldest first; other replayed events are left out) and the subscribed
+// frame. For a Conn read by this
 // goroutine only; a Session subscribes for itself.
 func (c *Conn) Subscribe(ctx context.Context, room string, after *int64) ([]protocol.Message, protocol.Subscribed, error) {
 	if err := c.Write(subscribeFrame(room, after)); err != nil {
@@ -170,12 +173,21 @@ func (c *Conn) Subscribe(ctx context.Context, room string, after *int64) ([]prot
 		}
 		switch f.Type {
 		case protocol.TypeMessage:
-			m, err := f.Message()
+			if replay, err = appendMessage(replay, f, room); err != nil {
+				return nil, protocol.Subscribed{}, err
+			}
+		case protocol.TypeReplay:
+			r, frames, err := f.Replay()
 			if err != nil {
 				return nil, protocol.Subscribed{}, err
 			}
-			if m.Room == room {
-				replay = append(replay, m)
+			for _, g := range frames {
+				if r != room || g.Type != protocol.TypeMessage {
+					continue
+				}
+				if replay, err = appendMessage(replay, g, room); err != nil {
+					return nil, protocol.Subscribed{}, err
+				}
 			}
 		case protocol.TypeSubscribed:
 			s, err := f.Subscribed()
@@ -188,8 +200,24 @@ func (c *Conn) Subscribe(ctx context.Context, room string, after *int64) ([]prot
 	}
 }
 
+// appendMessage appends the message frame f carries when it is room's.
+func appendMessage(replay []protocol.Message, f Frame, room string) ([]protocol.Message, error) {
+	m, err := f.Message()
+	if err != nil {
+		return replay, err
+	}
+	if m.Room == room {
+		replay = append(replay, m)
+	}
+	return replay, nil
+}
+
+// subscribeFrame asks for the replay in replay frames: a resume then
+// costs both ends a few large frames instead of one per missed message. A
+// server that does not know batches sends one frame each, which the
+// readers take as well.
 func subscribeFrame(room string, after *int64) map[string]any {
-	m := map[string]any{"type": protocol.TypeSubscribe, "room": room}
+	m := map[string]any{"type": protocol.TypeSubscribe, "room": room, "batch": true}
 	if after != nil {
 		m["after_seq"] = *after
 	}

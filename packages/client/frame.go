@@ -68,6 +68,27 @@ func (f Frame) Subscribed() (protocol.Subscribed, error) {
 	return s, err
 }
 
+// Replay is what a "replay" frame carries (an addition to the contract):
+// its room and the replayed frames, each as it would have come alone.
+func (f Frame) Replay() (room string, frames []Frame, err error) {
+	var r struct {
+		Room   string            `json:"room"`
+		Frames []json.RawMessage `json:"frames"`
+	}
+	if err := f.Decode(&r); err != nil {
+		return "", nil, err
+	}
+	frames = make([]Frame, 0, len(r.Frames))
+	for _, raw := range r.Frames {
+		g, err := parseFrame(raw)
+		if err != nil {
+			return "", nil, err
+		}
+		frames = append(frames, g)
+	}
+	return r.Room, frames, nil
+}
+
 // FrameError is an error frame answering a request.
 type FrameError struct {
 	protocol.ErrorFrame

@@ -87,6 +87,13 @@ func (s *Session) run() {
 // route hands one frame to whoever waits for it.
 func (s *Session) route(f Frame) {
 	switch f.Type {
+	case protocol.TypeReplay:
+		if _, frames, err := f.Replay(); err == nil {
+			for _, g := range frames {
+				s.route(g)
+			}
+		}
+		return
 	case protocol.TypeAck, protocol.TypeError:
 		var h struct {
 			Ref  string `json:"ref"`

@@ -53,9 +53,12 @@ type ClientFrame struct {
 	Token    string `json:"token,omitempty"`
 	Room     string `json:"room,omitempty"`
 	AfterSeq *int64 `json:"after_seq,omitempty"`
-	Ref      string `json:"ref,omitempty"`
-	Body     string `json:"body,omitempty"`
-	Seq      *int64 `json:"seq,omitempty"`
+	// Batch (subscribe; an addition to the contract) asks for the replay in
+	// TypeReplay frames rather than one frame per replayed event.
+	Batch bool   `json:"batch,omitempty"`
+	Ref   string `json:"ref,omitempty"`
+	Body  string `json:"body,omitempty"`
+	Seq   *int64 `json:"seq,omitempty"`
 	// v1.1: the message an edit, delete or react is about, the message a
 	// send answers, and a reaction.
 	ID      string `json:"id,omitempty"`

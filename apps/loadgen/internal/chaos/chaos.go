@@ -220,7 +220,7 @@ func setup(ctx context.Context, servers []string, opt Options, name string) (str
 		if i < opt.Senders {
 			senders = append(senders, &sender{name: fmt.Sprintf("s%d", i), token: t, servers: servers, cur: i % 2, room: room})
 		} else {
-			subs = append(subs, &subscriber{token: t, servers: servers, cur: i % 2, room: room, got: map[int64]time.Time{}})
+			subs = append(subs, &subscriber{token: t, servers: servers, cur: i % 2, room: room, batch: i%2 == 1, got: map[int64]time.Time{}})
 		}
 	}
 	return room, senders, subs, nil

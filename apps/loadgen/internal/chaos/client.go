@@ -7,6 +7,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rookery-chat/rookery/packages/client"
+	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
 // frame is what the load reads of a server frame.
@@ -28,6 +29,31 @@ func read(c *client.Conn) (frame, error) {
 	}
 	var f frame
 	return f, raw.Decode(&f)
+}
+
+// readFrames is read for a subscriber: from a replay frame (a contract
+// addition) it returns the frames it gathers, in order.
+func readFrames(c *client.Conn) ([]frame, error) {
+	raw, err := c.Read()
+	if err != nil {
+		return nil, err
+	}
+	if raw.Type != protocol.TypeReplay {
+		var f frame
+		err := raw.Decode(&f)
+		return []frame{f}, err
+	}
+	_, frames, err := raw.Replay()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]frame, len(frames))
+	for i, g := range frames {
+		if err := g.Decode(&out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // signup makes an account and returns its token.

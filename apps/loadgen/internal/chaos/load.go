@@ -152,6 +152,9 @@ type subscriber struct {
 	servers []string
 	cur     int
 	room    string
+	// batch: resubscribe asking for the replay in replay frames (half of
+	// the subscribers do, so that the faults test both ways of replaying).
+	batch bool
 
 	mu         sync.Mutex
 	got        map[int64]time.Time // seq -> first receipt
@@ -194,36 +197,47 @@ func (s *subscriber) watch(c *client.Conn) error {
 	s.mu.Lock()
 	after := s.last
 	s.mu.Unlock()
-	if err := c.Write(map[string]any{"type": "subscribe", "room": s.room, "after_seq": after}); err != nil {
+	req := map[string]any{"type": "subscribe", "room": s.room, "after_seq": after}
+	if s.batch {
+		req["batch"] = true
+	}
+	if err := c.Write(req); err != nil {
 		return err
 	}
 	for {
-		f, err := read(c)
+		fs, err := readFrames(c)
 		if err != nil {
 			return err
 		}
 		s.mu.Lock()
-		switch f.Type {
-		case "message", "edit", "reaction", "delete":
-			switch _, seen := s.got[f.Seq]; {
-			case seen:
-				s.dups++
-			case f.Seq < s.last:
-				s.outOfOrder++
-				s.got[f.Seq] = time.Now()
-			default:
-				s.got[f.Seq] = time.Now()
-				s.last = f.Seq
-			}
-		case "subscribed":
-			s.subscribedOnce = true
-			if !f.Recovered {
-				s.lost++
-			}
-		case "error":
-			s.errs = append(s.errs, f.Code)
+		for _, f := range fs {
+			s.see(f)
 		}
 		s.mu.Unlock()
+	}
+}
+
+// see records one frame; s.mu is held.
+func (s *subscriber) see(f frame) {
+	switch f.Type {
+	case "message", "edit", "reaction", "delete":
+		switch _, seen := s.got[f.Seq]; {
+		case seen:
+			s.dups++
+		case f.Seq < s.last:
+			s.outOfOrder++
+			s.got[f.Seq] = time.Now()
+		default:
+			s.got[f.Seq] = time.Now()
+			s.last = f.Seq
+		}
+	case "subscribed":
+		s.subscribedOnce = true
+		if !f.Recovered {
+			s.lost++
+		}
+	case "error":
+		s.errs = append(s.errs, f.Code)
 	}
 }
 

@@ -3,11 +3,13 @@ package history
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/rookery-chat/rookery/packages/bus"
+	"github.com/rookery-chat/rookery/packages/protocol"
 )
 
 // replayWait bounds how long a replay waits for the persister.
@@ -34,8 +36,8 @@ func (h *Reader) awaitStored(ctx context.Context, roomID string, seq int64) {
 }
 
 // Replay collects the room's events in (after, upto], the newest
-// ReplayMax of them, from the cache and, for what the cache no longer holds, PostgreSQL.
-// recovered is false when there were more.
+// ReplayMax of them, from the cache and, for what the cache no longer
+// holds, PostgreSQL.
 //
 // Concurrent replays of the same room and range are read once and share
 // the result, which callers must not modify: when a server restarts, every
@@ -43,23 +45,25 @@ func (h *Reader) awaitStored(ctx context.Context, roomID string, seq int64) {
 // each reading the same thousand messages from Redis and PostgreSQL for
 // itself multiplied the load by the room's size. A caller whose ctx ends
 // stops waiting; the read goes on for the others, within replayTimeout.
-func (h *Reader) Replay(ctx context.Context, roomID string, after, upto int64) ([]bus.Cached, bool, error) {
+func (h *Reader) Replay(ctx context.Context, roomID string, after, upto int64) (*Replayed, error) {
 	key := roomID + "/" + strconv.FormatInt(after, 10) + "/" + strconv.FormatInt(upto, 10)
 	ch := h.replays.DoChan(key, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replayTimeout)
 		defer cancel()
 		all, recovered, err := h.replay(rctx, roomID, after, upto)
-		return replayed{all, recovered}, err
+		if err != nil {
+			return nil, err
+		}
+		return &Replayed{Events: ascending(all, after), Recovered: recovered, room: roomID}, nil
 	})
 	select {
 	case <-ctx.Done():
-		return nil, false, ctx.Err()
+		return nil, ctx.Err()
 	case res := <-ch:
 		if res.Err != nil {
-			return nil, false, res.Err
+			return nil, res.Err
 		}
-		r := res.Val.(replayed)
-		return r.msgs, r.recovered, nil
+		return res.Val.(*Replayed), nil
 	}
 }
 
@@ -67,9 +71,47 @@ func (h *Reader) Replay(ctx context.Context, roomID string, after, upto int64) (
 // context ends.
 const replayTimeout = 10 * time.Second
 
-type replayed struct {
-	msgs      []bus.Cached
-	recovered bool
+// Replayed is one replay, shared by every subscriber that asked for the
+// same room and range at once; nothing in it may be modified.
+type Replayed struct {
+	// Events are the room's frames after the replay's start, by ascending
+	// seq, each once.
+	Events []bus.Cached
+	// Recovered is false when there were more than ReplayMax.
+	Recovered bool
+
+	room    string
+	once    sync.Once
+	batches [][]byte
+}
+
+// Batches is the replay as replay frames (protocol.ReplayFrames), built
+// once for all who share it: a restart's resume storm would otherwise copy
+// the same thousand frames once per member of the room.
+func (r *Replayed) Batches() [][]byte {
+	r.once.Do(func() {
+		frames := make([][]byte, len(r.Events))
+		for i, e := range r.Events {
+			frames[i] = e.Frame
+		}
+		r.batches = protocol.ReplayFrames(r.room, frames, protocol.ReplayBatchBytes)
+	})
+	return r.batches
+}
+
+// ascending keeps the events after seq after, each seq once, in order, so
+// that a client never sees a seq twice or out of order, whatever the cache
+// and PostgreSQL returned.
+func ascending(all []bus.Cached, after int64) []bus.Cached {
+	out := all[:0:0]
+	last := after
+	for _, e := range all {
+		if e.Seq > last {
+			out = append(out, e)
+			last = e.Seq
+		}
+	}
+	return out
 }
 
 func (h *Reader) replay(ctx context.Context, roomID string, after, upto int64) ([]bus.Cached, bool, error) {

@@ -204,7 +204,7 @@ func (h *Hub) dispatch(c *client, f protocol.ClientFrame) {
 	case protocol.TypeHello:
 		err = protocol.Errorf(protocol.CodeBadRequest, "already authenticated")
 	case protocol.TypeSubscribe:
-		err = h.subscribe(ctx, c, f.Room, f.AfterSeq)
+		err = h.subscribe(ctx, c, f.Room, f.AfterSeq, f.Batch)
 	case protocol.TypeUnsubscribe:
 		c.removeSub(f.Room)
 	case protocol.TypeSend:

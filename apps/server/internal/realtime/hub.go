@@ -106,14 +106,15 @@ type Hub struct {
 	// subscribed (a reconnect storm would otherwise query PostgreSQL once
 	// per subscribe); a membership change drops the room's entry on
 	// every server, like members'.
-	rosters  *ttlCache[string, []protocol.User]
-	peers    *ttlCache[memberKey, string] // (direct room, user) -> the other member
-	blocks   *ttlCache[memberKey, bool]   // (blocker, blocked) -> blocks
-	reads    *readCoalescer
-	presence *presence
-	addrs    *ratelimit.Concurrent // open connections per client address
-	slow     chan struct{}         // slots of slow requests run off the readers
-	spares   *spares               // the goroutines those requests run on
+	rosters   *ttlCache[string, []protocol.User]
+	snapshots *snapshots                   // presence snapshots shared by concurrent subscribes
+	peers     *ttlCache[memberKey, string] // (direct room, user) -> the other member
+	blocks    *ttlCache[memberKey, bool]   // (blocker, blocked) -> blocks
+	reads     *readCoalescer
+	presence  *presence
+	addrs     *ratelimit.Concurrent // open connections per client address
+	slow      chan struct{}         // slots of slow requests run off the readers
+	spares    *spares               // the goroutines those requests run on
 
 	ctx    context.Context // ends at Close; parent of every goroutine's context
 	cancel context.CancelFunc
@@ -135,13 +136,14 @@ func NewHub(log *slog.Logger, opts Options, st Store, b bus.Broker, p send.Produ
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{log: log, opts: opts, store: st, broker: b, ctx: ctx, cancel: cancel,
-		conns:   newRegistry(),
-		addrs:   &ratelimit.Concurrent{Max: opts.ConnsPerAddr},
-		members: newMemberCache(30*time.Second, 100_000),
-		rosters: newTTLCache[string, []protocol.User](30*time.Second, 10_000),
-		peers:   newTTLCache[memberKey, string](time.Hour, 100_000), // a room's members never change kind
-		blocks:  newTTLCache[memberKey, bool](30*time.Second, 100_000),
-		slow:    make(chan struct{}, slowSlots), readers: readers}
+		conns:     newRegistry(),
+		addrs:     &ratelimit.Concurrent{Max: opts.ConnsPerAddr},
+		members:   newMemberCache(30*time.Second, 100_000),
+		rosters:   newTTLCache[string, []protocol.User](30*time.Second, 10_000),
+		snapshots: newSnapshots(),
+		peers:     newTTLCache[memberKey, string](time.Hour, 100_000), // a room's members never change kind
+		blocks:    newTTLCache[memberKey, bool](30*time.Second, 100_000),
+		slow:      make(chan struct{}, slowSlots), readers: readers}
 	h.spares = newSpares(10*time.Second, ctx.Done(), &h.wg)
 	h.writers = socket.NewWriters(opts.Socket)
 	opts.Send.Committed = h.announceMentions

@@ -173,8 +173,16 @@ func (h *Hub) deliverPresence(c control) {
 	}
 }
 
-// onlineMembers is the presence snapshot of a room: its members online now.
+// onlineMembers is the presence snapshot of a room: its members online
+// now. Subscribes that want it at once share one (see snapshots).
 func (h *Hub) onlineMembers(ctx context.Context, room string) ([]protocol.User, error) {
+	return h.snapshots.get(ctx, room, func(ctx context.Context) ([]protocol.User, error) {
+		return h.takeOnline(ctx, room)
+	})
+}
+
+// takeOnline reads a room's roster and asks Redis which members are online.
+func (h *Hub) takeOnline(ctx context.Context, room string) ([]protocol.User, error) {
 	members, err := h.rosters.get(ctx, room, func(ctx context.Context) ([]protocol.User, error) {
 		return h.store.RoomMembers(ctx, room, maxPresenceRooms)
 	})

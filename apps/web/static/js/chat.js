@@ -74,14 +74,21 @@ export class Chat {
     if (this.subscribed.has(id)) return;
     this.subscribed.add(id);
     const after = this.state.resumeSeq(id);
+    // batch: the missed messages come in a few replay frames (a contract
+    // addition) instead of one frame each.
     const frame = { type: 'subscribe', room: id };
-    if (after > 0) frame.after_seq = after;
+    if (after > 0) Object.assign(frame, { after_seq: after, batch: true });
     this.socket.send(frame);
   }
 
   onFrame(f) {
     const s = this.state;
     switch (f.type) {
+      case 'replay': {
+        // Each is the frame that would have come on its own, in order.
+        for (const g of f.frames || []) this.onFrame(g);
+        break;
+      }
       case 'message': {
         const { type, ...msg } = f;
         const room = s.rooms.get(msg.room);
