@@ -44,6 +44,33 @@ func (q *Queries) GetMembership(ctx context.Context, arg GetMembershipParams) (i
 	return last_read_seq, err
 }
 
+const getRoomAccess = `-- name: GetRoomAccess :one
+SELECT r.visibility,
+       EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.user_id = $1) AS member
+FROM rooms r
+WHERE r.id = $2
+`
+
+type GetRoomAccessParams struct {
+	UserID uuid.UUID
+	RoomID uuid.UUID
+}
+
+type GetRoomAccessRow struct {
+	Visibility string
+	Member     bool
+}
+
+// A room's visibility and whether the user is a member, in one round trip:
+// the check of every subscribe and send whose cache misses (a reconnect
+// storm makes one per member).
+func (q *Queries) GetRoomAccess(ctx context.Context, arg GetRoomAccessParams) (GetRoomAccessRow, error) {
+	row := q.db.QueryRow(ctx, getRoomAccess, arg.UserID, arg.RoomID)
+	var i GetRoomAccessRow
+	err := row.Scan(&i.Visibility, &i.Member)
+	return i, err
+}
+
 const listMembersOfRoom = `-- name: ListMembersOfRoom :many
 SELECT u.id, u.username, u.bot
 FROM room_members m JOIN users u ON u.id = m.user_id

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 )
 
 // Client frame types.
@@ -278,4 +279,25 @@ func PeekHeader(frame []byte) (Header, error) {
 	var h Header
 	err := json.Unmarshal(frame, &h)
 	return h, err
+}
+
+// EncodeSubscribed is Encode of a Subscribed frame whose Online list comes
+// already encoded (a JSON array of User; nil or "[]" for none): the
+// subscribes of a room at one moment share one presence snapshot, and
+// encoding its users once for all of them, not once each, is most of a
+// big room's subscribed frame.
+func EncodeSubscribed(room string, lastSeq int64, recovered bool, online []byte) []byte {
+	rb, _ := json.Marshal(room)
+	b := make([]byte, 0, len(rb)+len(online)+80)
+	b = append(b, `{"type":"subscribed","room":`...)
+	b = append(b, rb...)
+	b = append(b, `,"last_seq":`...)
+	b = strconv.AppendInt(b, lastSeq, 10)
+	b = append(b, `,"recovered":`...)
+	b = strconv.AppendBool(b, recovered)
+	if len(online) > 2 { // not nil, not []
+		b = append(b, `,"online":`...)
+		b = append(b, online...)
+	}
+	return append(b, '}')
 }

@@ -63,3 +63,24 @@ func BenchmarkReplayFrames(b *testing.B) {
 		ReplayFrames("room", frames, ReplayBatchBytes)
 	}
 }
+
+// TestEncodeSubscribed: the subscribed frame built around an encoded
+// presence snapshot is byte for byte what Encode makes of it.
+func TestEncodeSubscribed(t *testing.T) {
+	users := []User{{ID: "u1", Username: "ann"}, {ID: "u2", Username: "bot<&>", Bot: true}}
+	for _, tc := range []struct {
+		room      string
+		seq       int64
+		recovered bool
+		online    []User
+	}{{"r1", 0, true, nil}, {"r<\"2", 1234567, false, users}, {"r3", 9, true, []User{}}} {
+		var enc []byte
+		if tc.online != nil {
+			enc = Encode(tc.online)
+		}
+		want := Encode(Subscribed{Type: TypeSubscribed, Room: tc.room, LastSeq: tc.seq, Recovered: tc.recovered, Online: tc.online})
+		if got := EncodeSubscribed(tc.room, tc.seq, tc.recovered, enc); !bytes.Equal(got, want) {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	}
+}

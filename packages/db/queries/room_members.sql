@@ -52,3 +52,12 @@ SELECT u.id, u.username, u.bot
 FROM users u JOIN room_members m ON m.user_id = u.id AND m.room_id = sqlc.arg(room_id)
 WHERE u.username = ANY(sqlc.arg(usernames)::text[])
 ORDER BY u.username;
+
+-- name: GetRoomAccess :one
+-- A room's visibility and whether the user is a member, in one round trip:
+-- the check of every subscribe and send whose cache misses (a reconnect
+-- storm makes one per member).
+SELECT r.visibility,
+       EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.user_id = sqlc.arg(user_id)) AS member
+FROM rooms r
+WHERE r.id = sqlc.arg(room_id);

@@ -79,13 +79,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.user, c.tokenHash = user, hash
-	if !h.register(c) {
+	if !h.register(c, protocol.Encode(protocol.Welcome{Type: protocol.TypeWelcome, User: user, Server: h.opts.ServerID})) {
 		c.Enqueue(protocol.Encode(protocol.Goodbye{Type: protocol.TypeGoodbye, Reason: "server shutting down", Reconnect: true}))
 		c.CloseWith(protocol.CloseGoingAway, "server shutting down", true)
 		return
 	}
 	h.presence.post(presenceOp{user: user, up: true})
-	c.Enqueue(protocol.Encode(protocol.Welcome{Type: protocol.TypeWelcome, User: user, Server: h.opts.ServerID}))
 	// From here the readers have the connection: no goroutine waits on it,
 	// and net/http's returns (its stack, deep with server and router
 	// frames, would otherwise be held by every idle connection).

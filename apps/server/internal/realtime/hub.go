@@ -198,12 +198,16 @@ func (h *Hub) authorize(ctx context.Context, room string, user protocol.User) er
 	})
 }
 
-func (h *Hub) register(c *client) bool {
+// register makes c one of the user's connections, after queueing its
+// welcome: from then on frames for the user (room_added, mention) reach
+// it, and a client must see welcome first.
+func (h *Hub) register(c *client, welcome []byte) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.draining {
 		return false
 	}
+	c.Enqueue(welcome)
 	c.bucket = h.conns.add(c, h.opts.SendRate, h.opts.SendBurst)
 	connections.Inc()
 	return true

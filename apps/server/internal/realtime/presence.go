@@ -175,7 +175,7 @@ func (h *Hub) deliverPresence(c control) {
 
 // onlineMembers is the presence snapshot of a room: its members online
 // now. Subscribes that want it at once share one (see snapshots).
-func (h *Hub) onlineMembers(ctx context.Context, room string) ([]protocol.User, error) {
+func (h *Hub) onlineMembers(ctx context.Context, room string) (*snapshot, error) {
 	return h.snapshots.get(ctx, room, func(ctx context.Context) ([]protocol.User, error) {
 		return h.takeOnline(ctx, room)
 	})

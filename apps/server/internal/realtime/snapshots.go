@@ -32,13 +32,28 @@ type snapshot struct {
 	done   chan struct{}
 	users  []protocol.User
 	err    error
+
+	once    sync.Once
+	encoded []byte // users as JSON, made once for all who share it
+}
+
+// Encoded is the snapshot's users as a JSON array, for
+// protocol.EncodeSubscribed; nil when it failed or is empty.
+func (f *snapshot) Encoded() []byte {
+	f.once.Do(func() {
+		if f.err == nil && len(f.users) > 0 {
+			f.encoded = protocol.Encode(f.users)
+		}
+	})
+	return f.encoded
 }
 
 func newSnapshots() *snapshots { return &snapshots{flying: make(map[string]*snapshot)} }
 
 // get returns a snapshot of room started after the call, taking it with
-// take unless another caller does.
-func (s *snapshots) get(ctx context.Context, room string, take func(context.Context) ([]protocol.User, error)) ([]protocol.User, error) {
+// take unless another caller does. The snapshot is shared: nothing in it
+// may be modified.
+func (s *snapshots) get(ctx context.Context, room string, take func(context.Context) ([]protocol.User, error)) (*snapshot, error) {
 	s.mu.Lock()
 	s.ticket++
 	asked := s.ticket
@@ -52,7 +67,7 @@ func (s *snapshots) get(ctx context.Context, room string, take func(context.Cont
 			s.flying[room] = f
 			s.mu.Unlock()
 			s.take(ctx, room, f, take)
-			return f.users, f.err
+			return f, f.err
 		}
 		s.mu.Unlock()
 		select {
@@ -61,7 +76,7 @@ func (s *snapshots) get(ctx context.Context, room string, take func(context.Cont
 			return nil, ctx.Err()
 		}
 		if f.ticket > asked {
-			return f.users, f.err
+			return f, f.err
 		}
 	}
 }

@@ -23,16 +23,14 @@ func TestSnapshotsShareOnlyLaterOnes(t *testing.T) {
 			<-release
 			return []protocol.User{{ID: string(rune('0' + n))}}, nil
 		}
+		users := func(f *snapshot, _ error) []protocol.User { return f.users }
 		firstDone := make(chan []protocol.User, 1)
-		go func() {
-			u, _ := s.get(context.Background(), "room", take)
-			firstDone <- u
-		}()
+		go func() { firstDone <- users(s.get(context.Background(), "room", take)) }()
 		synctest.Wait() // the first snapshot is being taken
 		var wg sync.WaitGroup
 		got := make([][]protocol.User, 20)
 		for i := range got {
-			wg.Go(func() { got[i], _ = s.get(context.Background(), "room", take) })
+			wg.Go(func() { got[i] = users(s.get(context.Background(), "room", take)) })
 		}
 		synctest.Wait()
 		if n := takes.Load(); n != 1 {
@@ -54,8 +52,13 @@ func TestSnapshotsShareOnlyLaterOnes(t *testing.T) {
 			}
 		}
 		// Another room is its own.
-		if u, _ := s.get(context.Background(), "other", take); u[0].ID != "3" {
+		other, _ := s.get(context.Background(), "other", take)
+		if u := other.users; u[0].ID != "3" {
 			t.Fatalf("another room: %v", u)
+		}
+		// Its users are encoded once, for all who share it.
+		if e := other.Encoded(); string(e) != `[{"id":"3","username":""}]` || &e[0] != &other.Encoded()[0] {
+			t.Fatalf("encoded: %s", e)
 		}
 	})
 }

@@ -48,12 +48,13 @@ func (h *Hub) subscribe(ctx context.Context, c *client, roomID string, after *in
 		recovered = r.Recovered
 	}
 	last = max(last, cutoff)
-	online, err := h.onlineMembers(ctx, roomID)
-	if err != nil {
+	var online []byte
+	if snap, err := h.onlineMembers(ctx, roomID); err != nil {
 		h.log.Warn("presence snapshot failed", "room", roomID, "err", err)
+	} else {
+		online = snap.Encoded()
 	}
-	subscribed := protocol.Encode(protocol.Subscribed{Type: protocol.TypeSubscribed, Room: roomID, LastSeq: cutoff,
-		Recovered: recovered, Online: online})
+	subscribed := protocol.EncodeSubscribed(roomID, cutoff, recovered, online)
 	if err := c.EnqueueWait(ctx, subscribed); err != nil {
 		return fail(err)
 	}

@@ -55,8 +55,11 @@ func access(ctx context.Context, q *db.Queries, roomID string, user uuid.UUID) (
 	return r, true, nil
 }
 
-func deny(r db.Room) error {
-	if protocol.Visibility(r.Visibility) == protocol.Public {
+func deny(r db.Room) error { return denyIn(r.Visibility) }
+
+// denyIn is the refusal for a non-member of a room of this visibility.
+func denyIn(visibility string) error {
+	if protocol.Visibility(visibility) == protocol.Public {
 		return protocol.Errorf(protocol.CodeForbidden, "not a member of this room")
 	}
 	return errNoRoom
@@ -64,13 +67,22 @@ func deny(r db.Room) error {
 
 // CheckMember returns nil when user is a member of the room, and the
 // contract's forbidden / not_found otherwise.
+// It is one query: the check every subscribe and send makes when the
+// server's cache of memberships misses.
 func (s *Store) CheckMember(ctx context.Context, roomID string, user protocol.User) error {
-	r, member, err := access(ctx, s.q, roomID, mustUser(user))
+	id, err := ParseID("room", roomID)
 	if err != nil {
 		return err
 	}
-	if !member {
-		return deny(r)
+	a, err := s.q.GetRoomAccess(ctx, db.GetRoomAccessParams{RoomID: id, UserID: mustUser(user)})
+	if db.IsNotFound(err) {
+		return errNoRoom
+	}
+	if err != nil {
+		return translate("room access", err)
+	}
+	if !a.Member {
+		return denyIn(a.Visibility)
 	}
 	return nil
 }
