@@ -82,7 +82,7 @@ type Config struct {
 	HelloTimeout time.Duration `env:"HELLO_TIMEOUT" envDefault:"10s"`
 	PingInterval time.Duration `env:"PING_INTERVAL" envDefault:"25s"`
 	WriteTimeout time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
-	WriteDelay   time.Duration `env:"WS_WRITE_DELAY" envDefault:"10ms"`
+	WriteDelay   time.Duration `env:"WS_WRITE_DELAY" envDefault:"8ms"`
 	RecentMax    int64         `env:"RECENT_MAX" envDefault:"500"`
 	RecentTTL    time.Duration `env:"RECENT_TTL" envDefault:"24h"`
 	ReplayMax    int           `env:"REPLAY_MAX" envDefault:"1000"`
