@@ -31,8 +31,8 @@ var (
 
 // resumeScan subscribes to room after seq after and reads the replay up to
 // subscribed, asking with batch for it in replay frames (a contract
-// addition) rather than one frame per message. It checks each replayed frame's room and seq by scanning its
-// bytes instead of decoding it: the load generator shares the two cores
+// addition) rather than one frame per message. It checks each replayed
+// frame's room and seq by scanning its bytes instead of decoding it: the load generator shares the two cores
 // with the servers it measures, and the Go client's full decode of a
 // message (BenchmarkSubscribeReplay in packages/client) cost more CPU than
 // the servers' replay of it, so it, not the servers, set the pace.
@@ -109,12 +109,7 @@ func fastSubscribed(f, mark []byte) (protocol.Subscribed, bool) {
 	if !ok {
 		return protocol.Subscribed{}, false
 	}
-	n := 0
-	var seq int64
-	for n < len(rest) && n < 18 && rest[n] >= '0' && rest[n] <= '9' {
-		seq = seq*10 + int64(rest[n]-'0')
-		n++
-	}
+	seq, n := leadingInt(rest)
 	if n == 0 {
 		return protocol.Subscribed{}, false
 	}
@@ -131,6 +126,16 @@ func fastSubscribed(f, mark []byte) (protocol.Subscribed, bool) {
 	room := mark[len(`{"type":"subscribed","room":"`) : len(mark)-len(`","last_seq":`)]
 	s.Room = string(room)
 	return s, true
+}
+
+// leadingInt reads the decimal digits b starts with, up to 18 of them (so
+// that it cannot overflow): their value and how many there were.
+func leadingInt(b []byte) (v int64, n int) {
+	for n < len(b) && n < 18 && b[n] >= '0' && b[n] <= '9' {
+		v = v*10 + int64(b[n]-'0')
+		n++
+	}
+	return v, n
 }
 
 var (
@@ -231,12 +236,8 @@ func fastSeq(f, roomSeq []byte) (seq int64, inRoom, ok bool) {
 	if !ok {
 		return 0, false, false
 	}
-	n := 0
-	for n < len(after) && after[n] >= '0' && after[n] <= '9' {
-		seq = seq*10 + int64(after[n]-'0')
-		n++
-	}
-	if n == 0 || n > 18 || n == len(after) || after[n] != ',' && after[n] != '}' {
+	seq, n := leadingInt(after)
+	if n == 0 || n == len(after) || after[n] != ',' && after[n] != '}' {
 		return 0, false, false
 	}
 	return seq, true, true

@@ -150,8 +150,8 @@ func CloseCode(err error) int {
 // Subscribe subscribes to room, resuming after seq when after is not nil,
 // and reads up to the subscribed frame, returning the replayed messages
 // (oldest first; other replayed events are left out) and the subscribed
-// frame. For a Conn read by this
-// goroutine only; a Session subscribes for itself.
+// frame. For a Conn read by this goroutine only; a Session subscribes for
+// itself.
 func (c *Conn) Subscribe(ctx context.Context, room string, after *int64) ([]protocol.Message, protocol.Subscribed, error) {
 	if err := c.Write(subscribeFrame(room, after)); err != nil {
 		return nil, protocol.Subscribed{}, err
