@@ -30,12 +30,23 @@ var migrations embed.FS
 // Open connects a pool to url and waits until the database answers or ctx
 // ends.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	return OpenWarm(ctx, url, maxConns, 0)
+}
+
+// OpenWarm is Open keeping at least minConns connections open from the
+// start (at most maxConns): a chat server restarted into a reconnect storm
+// otherwise makes PostgreSQL start a backend per connection of its pool
+// during the storm, when every subscribe waits on a query.
+func OpenWarm(ctx context.Context, url string, maxConns, minConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("db: parse url: %w", err)
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
+	}
+	if minConns > 0 {
+		cfg.MinConns = min(minConns, cfg.MaxConns)
 	}
 	// pgx alone sends a uuid.UUID through its driver.Valuer, as text parsed
 	// back into bytes with an error built on the way: for a COPY of a batch

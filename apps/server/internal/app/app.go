@@ -61,7 +61,7 @@ func New(ctx context.Context, log *slog.Logger, cfg config.Config) (_ *App, err 
 			a.Close()
 		}
 	}()
-	a.pool, err = db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	a.pool, err = db.OpenWarm(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.DBMinConns)
 	if err != nil {
 		return nil, err
 	}

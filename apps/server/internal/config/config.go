@@ -34,6 +34,7 @@ type Config struct {
 
 	DatabaseURL string `env:"DATABASE_URL,required"`
 	DBMaxConns  int32  `env:"DB_MAX_CONNS" envDefault:"20"`
+	DBMinConns  int32  `env:"DB_MIN_CONNS" envDefault:"20"`
 	RedisURL    string `env:"REDIS_URL,required"`
 	RedisPrefix string `env:"REDIS_PREFIX" envDefault:"rk:"`
 	// RedisMode is "single", "cluster" (REDIS_URL names cluster nodes) or

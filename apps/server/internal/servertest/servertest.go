@@ -33,14 +33,17 @@ func NewCluster(t testing.TB) *Cluster {
 	t.Helper()
 	brokers, topic := testenv.Kafka(t, 4)
 	return &Cluster{Vars: map[string]string{
-		"DATABASE_URL":          testenv.DatabaseURL(t),
-		"REDIS_URL":             testenv.RedisURL(t),
-		"REDIS_MODE":            testenv.RedisMode(),
-		"REDIS_PREFIX":          testenv.RedisPrefix(),
-		"KAFKA_BROKERS":         brokers,
-		"KAFKA_TOPIC":           topic,
-		"KAFKA_CREATE_TOPIC":    "false",
-		"LOG_LEVEL":             "warn",
+		"DATABASE_URL":       testenv.DatabaseURL(t),
+		"REDIS_URL":          testenv.RedisURL(t),
+		"REDIS_MODE":         testenv.RedisMode(),
+		"REDIS_PREFIX":       testenv.RedisPrefix(),
+		"KAFKA_BROKERS":      brokers,
+		"KAFKA_TOPIC":        topic,
+		"KAFKA_CREATE_TOPIC": "false",
+		"LOG_LEVEL":          "warn",
+		// A test's servers need few connections, and many of them open at
+		// once would crowd the test database.
+		"DB_MIN_CONNS":          "2",
 		"LOGIN_LIMIT_PER_USER":  "1000",
 		"LOGIN_LIMIT_PER_ADDR":  "1000",
 		"SIGNUP_LIMIT_PER_ADDR": "1000",
