@@ -477,6 +477,20 @@ func (q *Queries) ListMessagesBefore(ctx context.Context, arg ListMessagesBefore
 	return items, nil
 }
 
+const mergeSearchPending = `-- name: MergeSearchPending :one
+SELECT gin_clean_pending_list('messages_search'::regclass)::bigint AS pages
+`
+
+// Moves the search index's pending list (rows inserted since the last merge)
+// into the index proper and returns the pages it emptied. Waits for a merge
+// already under way elsewhere. Needs the index's owner.
+func (q *Queries) MergeSearchPending(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, mergeSearchPending)
+	var pages int64
+	err := row.Scan(&pages)
+	return pages, err
+}
+
 const persistMessages = `-- name: PersistMessages :one
 WITH ins AS (
     INSERT INTO messages (id, room_id, seq, sender_id, body, ref, created_at, fence,

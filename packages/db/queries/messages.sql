@@ -135,3 +135,9 @@ LIMIT sqlc.arg(max_rows);
 
 -- name: GetMessageByID :one
 SELECT msg.seq, msg.fence FROM messages msg WHERE msg.id = $1;
+
+-- name: MergeSearchPending :one
+-- Moves the search index's pending list (rows inserted since the last merge)
+-- into the index proper and returns the pages it emptied. Waits for a merge
+-- already under way elsewhere. Needs the index's owner.
+SELECT gin_clean_pending_list('messages_search'::regclass)::bigint AS pages;

@@ -51,6 +51,7 @@ type Persister struct {
 	q       *db.Queries
 	known   *knownRefs
 	limiter *rate.Limiter
+	merger  *merger
 	failing atomic.Value // string: what is failing now, "" when healthy
 	// progress is when a batch's offsets were last committed (unix ns).
 	progress atomic.Int64
@@ -59,6 +60,7 @@ type Persister struct {
 // New returns a Persister reading src and writing to pool.
 func New(log *slog.Logger, opt Options, src Source, dlq DeadLetters, pool *pgxpool.Pool) *Persister {
 	p := &Persister{log: log, opt: opt, src: src, dlq: dlq, pool: pool, q: db.New(pool), known: newKnownRefs(1 << 17)}
+	p.merger = newMerger(log, p.q, p.backoff())
 	if opt.MaxRowsPerSec > 0 {
 		p.limiter = rate.NewLimiter(rate.Limit(opt.MaxRowsPerSec), max(opt.BatchSize, int(opt.MaxRowsPerSec)))
 	}
@@ -82,7 +84,8 @@ func (p *Persister) LastProgress() time.Time {
 // database's. A batch being collected or waiting when ctx ends is abandoned
 // (its offsets are not committed, so it is read again by whoever takes the
 // partitions); a batch being written is finished, or abandoned the same way
-// if the database does not answer in time.
+// if the database does not answer in time. Beside them, the merger folds
+// stored rows into the search index (merge.go).
 func (p *Persister) Run(parent context.Context) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
@@ -94,6 +97,11 @@ func (p *Persister) Run(parent context.Context) error {
 		defer close(batches)
 		fetchErr = p.collectLoop(ctx, batches)
 	}()
+	merged := make(chan struct{})
+	go func() {
+		defer close(merged)
+		p.merger.run(ctx)
+	}()
 	var err error
 	for b := range batches {
 		if err = p.process(ctx, b); err != nil {
@@ -103,6 +111,7 @@ func (p *Persister) Run(parent context.Context) error {
 	cancel()
 	for range batches { // let the collector see ctx and exit
 	}
+	<-merged
 	switch {
 	case parent.Err() != nil:
 		return nil
@@ -201,6 +210,7 @@ func (p *Persister) process(ctx context.Context, b batch) (err error) {
 		if err != nil {
 			return err
 		}
+		p.merger.poke()
 		for _, r := range bad {
 			dead = append(dead, p.deadLetter(b.msgs[r.src], r.err))
 		}
