@@ -3,8 +3,9 @@ package devenv
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // HTTPReady is a WaitFor check: url answers 200.
@@ -26,14 +27,28 @@ func HTTPReady(url string) func(context.Context) error {
 	}
 }
 
-// TCPReady is a WaitFor check: something accepts connections at addr.
-func TCPReady(addr string) func(context.Context) error {
+// KafkaReady is a WaitFor check: the broker at addr answers a metadata
+// request naming a controller. An open port is not enough: a broker loading
+// its data directory accepts connections before it can take requests, and
+// a client that came then was refused (CreateTopics: "Broker Not
+// Available").
+func KafkaReady(addr string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
+		c, err := kafka.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return err
 		}
-		return c.Close()
+		defer c.Close()
+		if dl, ok := ctx.Deadline(); ok {
+			_ = c.SetDeadline(dl)
+		}
+		b, err := c.Controller()
+		if err != nil {
+			return fmt.Errorf("kafka %s: controller: %w", addr, err)
+		}
+		if b.Host == "" || b.Port == 0 {
+			return fmt.Errorf("kafka %s: no controller yet", addr)
+		}
+		return nil
 	}
 }

@@ -38,7 +38,7 @@ func StartKafkaProc(t testing.TB) *KafkaProc {
 func (k *KafkaProc) start() {
 	k.t.Helper()
 	k.Proc = startArgs(k.t, "kafka", k.bin, []string{"kafka", "-port", strconv.Itoa(k.Port), "-dir", k.Dir, "-partitions", "4"})
-	if err := devenv.WaitFor(Ctx(k.t), k.Proc, "kafka", devenv.TCPReady(k.Brokers())); err != nil {
+	if err := devenv.WaitFor(Ctx(k.t), k.Proc, "kafka", devenv.KafkaReady(k.Brokers())); err != nil {
 		k.t.Fatal(err)
 	}
 }

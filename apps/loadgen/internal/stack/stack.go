@@ -120,7 +120,7 @@ func (s *Stack) StartKafka(ctx context.Context) error {
 		return err
 	}
 	s.Kafka = p
-	return waitFor(ctx, p, "kafka", devenv.TCPReady(s.Brokers()))
+	return waitFor(ctx, p, "kafka", devenv.KafkaReady(s.Brokers()))
 }
 
 // StartPersister starts the persister (again).
