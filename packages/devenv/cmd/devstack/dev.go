@@ -215,8 +215,8 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	apps := []app{
 		{name: "persister", bin: "persister", port: persistPort, env: []string{"DATABASE_URL=" + dbURL, "KAFKA_BROKERS=" + brokers}, allCores: true},
 		{name: "webhooks", bin: "webhooks", port: hooksPort, env: []string{"DATABASE_URL=" + dbURL, "KAFKA_BROKERS=" + brokers}},
-		{name: "server-1", bin: "server", port: server1, env: append([]string{"SERVER_ID=server-1", origins, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin1)}, common...)},
-		{name: "server-2", bin: "server", port: server2, env: append([]string{"SERVER_ID=server-2", origins, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin2)}, common...)},
+		{name: "server-1", bin: "server", port: server1, env: append([]string{"SERVER_ID=server-1", origins, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin1)}, common...), allCores: true},
+		{name: "server-2", bin: "server", port: server2, env: append([]string{"SERVER_ID=server-2", origins, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin2)}, common...), allCores: true},
 		{name: "web", bin: "web", port: webPort, env: []string{"SERVER_URLS=" + strings.Join(serverURLs, ",")}},
 	}
 	for _, a := range apps {
@@ -293,15 +293,15 @@ func readEnvFile(path string) (map[string]string, error) {
 }
 
 // oneProc runs a Go process of the cluster on one P unless GOMAXPROCS is
-// set. The servers, the broker and the rest share this machine's cores with
-// Redis, PostgreSQL and each other; each one sized for all the cores spent
-// the difference waking idle threads and handing goroutines between them
-// (conversations: 37-41 µs of the whole stack's CPU per delivery with the
-// default, 32-34 with one P each; see the README's performance notes). The
-// persister keeps the default: a backlog keeps both of its halves (decoding
-// the next batch, encoding the COPY of this one) busy at once, and one P
-// took it from 94,000-98,000 to 88,000 rows/s. A process deployed alone on
-// its cores keeps Go's default, or its container's CPU limit.
+// set: the broker, the web app and the webhook dispatcher share this
+// machine's cores with everything else, and each one sized for all the
+// cores spent the difference waking idle threads and handing goroutines
+// between them. The servers and the persister keep Go's default. A server
+// on one P used 15-20 % less CPU in the conversations scenario, but in a
+// storm of 19,000 connects its garbage collector fell behind and the heap
+// grew to ~400 MB (6-23 KB of RSS per connection against 4.4-4.8 with two
+// P); a persister on one P stored 10 % fewer rows a second. See the
+// README's performance notes.
 func oneProc() []string {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return nil
