@@ -106,6 +106,8 @@ func TestDecodeClientFrame(t *testing.T) {
 		{`{"type":"nope"}`, CodeBadRequest},
 		{`{}`, CodeBadRequest},
 		{`{"type":"ping"} {"type":"ping"}`, CodeBadRequest},
+		{`{"type":"ping"}]`, CodeBadRequest}, // a Decoder's More missed this one
+		{`{"type":"ping"}` + "\n", ""},
 		{`nonsense`, CodeBadRequest},
 	}
 	for _, c := range cases {
