@@ -297,11 +297,10 @@ func readEnvFile(path string) (map[string]string, error) {
 // machine's cores with everything else, and each one sized for all the
 // cores spent the difference waking idle threads and handing goroutines
 // between them. The servers and the persister keep Go's default. A server
-// on one P used 15-20 % less CPU in the conversations scenario, but in a
-// storm of 19,000 connects its garbage collector fell behind and the heap
-// grew to ~400 MB (6-23 KB of RSS per connection against 4.4-4.8 with two
-// P); a persister on one P stored 10 % fewer rows a second. See the
-// README's performance notes.
+// on one P used 15-20 % less CPU in the conversations scenario, but after
+// a storm of 19,000 connects its heap had grown to ~400 MB (6-23 KB of RSS
+// per connection against 4.4-5.0 with two P); a persister on one P stored
+// 10 % fewer rows a second. See the README's performance notes.
 func oneProc() []string {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return nil
