@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -39,9 +40,12 @@ func KafkaReady(addr string) func(context.Context) error {
 			return err
 		}
 		defer c.Close()
-		if dl, ok := ctx.Deadline(); ok {
-			_ = c.SetDeadline(dl)
+		// One attempt is bounded: WaitFor asks again until its own deadline.
+		dl := time.Now().Add(2 * time.Second)
+		if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+			dl = d
 		}
+		_ = c.SetDeadline(dl)
 		b, err := c.Controller()
 		if err != nil {
 			return fmt.Errorf("kafka %s: controller: %w", addr, err)

@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/rookery-chat/rookery/packages/db"
 )
 
 var searchMerged = promauto.NewCounter(prometheus.CounterOpts{
@@ -19,6 +21,8 @@ var searchMerged = promauto.NewCounter(prometheus.CounterOpts{
 type pendingMerger interface {
 	MergeSearchPending(ctx context.Context) (int64, error)
 }
+
+var _ pendingMerger = (*db.Queries)(nil)
 
 // merger keeps the search index's pending list short from a PostgreSQL
 // backend of its own.
@@ -49,8 +53,8 @@ func (m *merger) poke() {
 	}
 }
 
-// run merges once per poke (pokes during a merge make one more) until ctx
-// ends. If the merge cannot ever succeed here (the persister's role does not
+// run merges once per poke (pokes during a merge make one more), and again
+// at once while a merge finds pages, until ctx ends. If the merge cannot ever succeed here (the persister's role does not
 // own the index, or the index is not there) it says so once and stops: the
 // inserting backends then merge as PostgreSQL does by default.
 func (m *merger) run(ctx context.Context) {

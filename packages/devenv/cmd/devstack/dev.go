@@ -43,8 +43,8 @@ type app struct {
 	bin  string
 	port int
 	env  []string
-	// allCores keeps Go's default GOMAXPROCS (see oneProc).
-	allCores bool
+	// oneP runs it with GOMAXPROCS=1 (see oneProc).
+	oneP bool
 }
 
 // runDev starts the whole cluster and supervises it until SIGINT/SIGTERM:
@@ -213,15 +213,15 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	// for at Ctrl-C.
 	common = append(common, "PPROF=true", "DRAIN_GRACE=0s")
 	apps := []app{
-		{name: "persister", bin: "persister", port: persistPort, env: []string{"DATABASE_URL=" + dbURL, "KAFKA_BROKERS=" + brokers}, allCores: true},
-		{name: "webhooks", bin: "webhooks", port: hooksPort, env: []string{"DATABASE_URL=" + dbURL, "KAFKA_BROKERS=" + brokers}},
-		{name: "server-1", bin: "server", port: server1, env: append([]string{"SERVER_ID=server-1", origins, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin1)}, common...), allCores: true},
-		{name: "server-2", bin: "server", port: server2, env: append([]string{"SERVER_ID=server-2", origins, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin2)}, common...), allCores: true},
-		{name: "web", bin: "web", port: webPort, env: []string{"SERVER_URLS=" + strings.Join(serverURLs, ",")}},
+		{name: "persister", bin: "persister", port: persistPort, env: []string{"DATABASE_URL=" + dbURL, "KAFKA_BROKERS=" + brokers}},
+		{name: "webhooks", bin: "webhooks", port: hooksPort, env: []string{"DATABASE_URL=" + dbURL, "KAFKA_BROKERS=" + brokers}, oneP: true},
+		{name: "server-1", bin: "server", port: server1, env: append([]string{"SERVER_ID=server-1", origins, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin1)}, common...)},
+		{name: "server-2", bin: "server", port: server2, env: append([]string{"SERVER_ID=server-2", origins, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin2)}, common...)},
+		{name: "web", bin: "web", port: webPort, env: []string{"SERVER_URLS=" + strings.Join(serverURLs, ",")}, oneP: true},
 	}
 	for _, a := range apps {
 		a.env = append(a.env, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", a.port))
-		if !a.allCores {
+		if a.oneP {
 			a.env = append(oneProc(), a.env...)
 		}
 		err := add(a.name, func(ctx context.Context) (*devenv.Proc, error) {
