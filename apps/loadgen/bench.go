@@ -77,7 +77,10 @@ func runBench(ctx context.Context, envPath string, runs int) error {
 	ack := add("rooms 1000 msg/s over 100 rooms: ack p99 ms", "≤ 15", "%.1f")
 	c50, c99 := add("conversations C=1000 K=50 1 msg/s each: p50 ms", "≤ 1.5", "%.1f"), add("conversations: send → delivery p99 ms", "≤ 5", "%.1f")
 	cs := add("conversations: whole stack CPU µs/delivery", "≤ 28", "%.1f")
+	csv := add("  of which the servers", "–", "%.1f")
+	crb := add("  of which Redis and the broker", "–", "%.1f")
 	pr := add("persister rows/s (search index on)", "≥ 150000", "%.0f")
+	pc := add("PostgreSQL alone, same rows, 2 COPYs: rows/s", "–", "%.0f")
 	px := add("persister ÷ per-row baseline", "≥ 20", "%.1fx")
 	rs := add("resume 100 × 1,000 missed at once, batched: p99 ms", "≤ 50", "%.1f")
 	rf := add("same, one frame per message: p99 ms", "–", "%.1f")
@@ -132,12 +135,14 @@ func runBench(ctx context.Context, envPath string, runs int) error {
 		}
 		emit(cr)
 		c50.vals, c99.vals, cs.vals = append(c50.vals, cr.Latency.P50), append(c99.vals, cr.Latency.P99), append(cs.vals, cr.PerDelivery)
+		csv.vals = append(csv.vals, cr.roleShare("servers"))
+		crb.vals = append(crb.vals, cr.roleShare("redis", "broker"))
 		p, err := runPersist(ctx, persistOpts{dbURL: env["DATABASE_URL"], brokers: env["KAFKA_BROKERS"], bin: ".data/bin/persister", n: 200000, baseline: 20000})
 		if err != nil {
 			return err
 		}
 		emit(p)
-		pr.vals, px.vals = append(pr.vals, p.PersisterRate), append(px.vals, p.Speedup)
+		pr.vals, px.vals, pc.vals = append(pr.vals, p.PersisterRate), append(px.vals, p.Speedup), append(pc.vals, p.CeilingRate)
 		for _, batch := range []bool{true, false} {
 			rz, err := runResume(ctx, servers, 100, 1000, batch, stack)
 			if err != nil {

@@ -34,9 +34,13 @@ type PersistResult struct {
 	// work deferred is counted, so the rate is one the index can sustain.
 	MergeTailSecs  float64 `json:"merge_tail_seconds"`
 	MergeTailPages int64   `json:"merge_tail_pages"`
-	BaselineRows   int     `json:"baseline_rows"`
-	BaselineRate   float64 `json:"baseline_rows_per_s"`
-	Speedup        float64 `json:"speedup"`
+	// CeilingRate is PostgreSQL's own rate for the same rows with no broker
+	// and no persister (pgCeiling): the most any persister could reach.
+	CeilingRate  float64 `json:"pg_ceiling_rows_per_s"`
+	CeilingSecs  float64 `json:"pg_ceiling_seconds"`
+	BaselineRows int     `json:"baseline_rows"`
+	BaselineRate float64 `json:"baseline_rows_per_s"`
+	Speedup      float64 `json:"speedup"`
 }
 
 type persistOpts struct {
@@ -178,12 +182,16 @@ func runPersist(ctx context.Context, o persistOpts) (PersistResult, error) {
 	}
 	res.PersisterRate = float64(o.n) / res.PersisterSecs
 
+	uid := uuid.MustParse(user.ID)
+	if res.CeilingRate, res.CeilingSecs, err = pgCeiling(ctx, pool, q, uid, tag, o.n); err != nil {
+		return res, err
+	}
+
 	// Baseline: one INSERT statement per row, one connection.
 	_, room2, err := seedRoom(ctx, q, tag+"b")
 	if err != nil {
 		return res, err
 	}
-	uid := uuid.MustParse(user.ID)
 	start := time.Now()
 	for i := 1; i <= o.baseline; i++ {
 		_, err := q.InsertMessageRow(ctx, db.InsertMessageRowParams{ID: uuid.Must(uuid.NewV7()), RoomID: room2, Seq: int64(i),

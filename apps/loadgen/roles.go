@@ -112,6 +112,23 @@ func newStackCPU(secs map[string]float64, deliveries int64) stackCPU {
 	return s
 }
 
+// roleShare is the CPU of roles, in µs per delivery: their part of
+// PerDelivery.
+func (s stackCPU) roleShare(roles ...string) float64 {
+	var total float64
+	for _, r := range roles {
+		total += s.Seconds[r]
+	}
+	if s.Seconds == nil || s.PerDelivery == 0 {
+		return 0
+	}
+	var all float64
+	for _, v := range s.Seconds {
+		all += v
+	}
+	return total / all * s.PerDelivery
+}
+
 func (s stackCPU) String() string {
 	if len(s.Seconds) == 0 {
 		return "stack CPU not measured (no -env)"
