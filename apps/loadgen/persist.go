@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -91,6 +92,12 @@ func runPersist(ctx context.Context, o persistOpts) (PersistResult, error) {
 	if err := bus.PlainKafka(brokers).EnsureTopic(ctx, topic, 8); err != nil {
 		return res, err
 	}
+	// The broker keeps every record of every topic (kfake holds them in
+	// memory too): a run's 200,000 records left behind grew `task dev`'s
+	// broker by ~90 MB a run, to 13.7 GB of memory after 133 runs, which
+	// crowded PostgreSQL's data out of the page cache. Registered first,
+	// so it runs after the persister is stopped.
+	defer deleteTopics(brokers, topic, topic+"-dlq")
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
 		BatchSize: 1000, BatchBytes: 900 << 10, BatchTimeout: 5 * time.Millisecond, Transport: &kafka.Transport{}}
 	batch := make([]kafka.Message, 0, 1000)
@@ -203,4 +210,22 @@ func runPersist(ctx context.Context, o persistOpts) (PersistResult, error) {
 	res.BaselineRate = float64(o.baseline) / time.Since(start).Seconds()
 	res.Speedup = res.PersisterRate / res.BaselineRate
 	return res, nil
+}
+
+// deleteTopics deletes a run's topics, best effort: a broker that refuses
+// leaves them, and says so.
+func deleteTopics(brokers []string, topics ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := bus.PlainKafka(brokers).Client(30*time.Second).DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+	if err == nil {
+		for t, e := range resp.Errors {
+			if e != nil && !errors.Is(e, kafka.UnknownTopicOrPartition) {
+				err = fmt.Errorf("%s: %w", t, e)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadgen: delete topics %v: %v\n", topics, err)
+	}
 }
