@@ -94,9 +94,9 @@ func runPersist(ctx context.Context, o persistOpts) (PersistResult, error) {
 	}
 	// The broker keeps every record of every topic (kfake holds them in
 	// memory too): a run's 200,000 records left behind grew `task dev`'s
-	// broker by ~90 MB a run, to 13.7 GB of memory after 133 runs, which
-	// crowded PostgreSQL's data out of the page cache. Registered first,
-	// so it runs after the persister is stopped.
+	// broker by ~90 MB a run, to 13.7 GB of memory after about 130 runs,
+	// which crowded PostgreSQL's data out of the page cache. Registered
+	// first, so it runs after the persister is stopped.
 	defer deleteTopics(brokers, topic, topic+"-dlq")
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
 		BatchSize: 1000, BatchBytes: 900 << 10, BatchTimeout: 5 * time.Millisecond, Transport: &kafka.Transport{}}
